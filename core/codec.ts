@@ -1,0 +1,123 @@
+/**
+ * Versioned CBOR encodings of what goes on disk (and, later, on the wire), and the framing of log
+ * records: `[u32 length][u32 crc32 of payload][payload]`, little-endian.
+ */
+import { Decoder, Encoder } from "cbor-x";
+import { crc32 } from "./crc32.ts";
+import { type Effect, type EffectId, type EpochEffect, type EpochOp, type Op, Writer } from "./effect.ts";
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+/** Record kinds in the log. */
+export const RECORD = { batch: 1, epoch: 2 } as const;
+
+/** Bytes of the frame header. */
+export const FRAME_HEADER = 8;
+/** Largest record payload accepted when reading a log (corruption guard). */
+export const MAX_RECORD_BYTES = 1 << 30;
+
+/** Frames a payload for the log. */
+export function frameRecord(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER + payload.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, payload.length, true);
+  dv.setUint32(4, crc32(payload), true);
+  out.set(payload, FRAME_HEADER);
+  return out;
+}
+
+/** Result of reading a segment: the intact records, where they end, and why reading stopped early. */
+export interface ParsedFrames {
+  records: Uint8Array[];
+  /** Offset just past the last intact record. */
+  end: number;
+  /** Set when bytes after `end` are torn or corrupt. */
+  error: string | null;
+}
+
+/** Splits a segment's bytes into records, stopping at the first torn or corrupt one. */
+export function parseFrames(bytes: Uint8Array): ParsedFrames {
+  const records: Uint8Array[] = [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < FRAME_HEADER) return { records, end: at, error: "torn record header" };
+    const len = dv.getUint32(at, true);
+    const crc = dv.getUint32(at + 4, true);
+    if (len > MAX_RECORD_BYTES) return { records, end: at, error: `record length ${len} too large` };
+    if (bytes.length - at - FRAME_HEADER < len) return { records, end: at, error: "torn record body" };
+    const body = bytes.subarray(at + FRAME_HEADER, at + FRAME_HEADER + len);
+    if (crc32(body) !== crc) return { records, end: at, error: "record CRC mismatch" };
+    records.push(body);
+    at += FRAME_HEADER + len;
+  }
+  return { records, end: at, error: null };
+}
+
+/** One command's effects: one log record (a group when there are several keys). */
+export function encodeBatch(effects: readonly Effect[]): Uint8Array {
+  const first = effects[0];
+  const keys = effects.map((e) => [e.db, e.key, encodeDeps(e.deps), e.ops]);
+  return cbor.encode([RECORD.batch, first.w.node, first.w.inc, first.seq, first.hlc, first.cls, keys]);
+}
+
+function encodeDeps(deps: readonly EffectId[]): unknown[] {
+  const out: unknown[] = [];
+  for (const d of deps) out.push(d.w.node, d.w.inc, d.seq);
+  return out;
+}
+
+function decodeDeps(flat: unknown[]): EffectId[] {
+  const out: EffectId[] = [];
+  for (let i = 0; i < flat.length; i += 3) {
+    out.push({ w: Writer.of(flat[i] as string, flat[i + 1] as number), seq: flat[i + 2] as number });
+  }
+  return out;
+}
+
+/** Encodes a keyspace-wide effect. */
+export function encodeEpoch(e: EpochEffect): Uint8Array {
+  return cbor.encode([RECORD.epoch, e.w.node, e.w.inc, e.seq, e.hlc, e.op]);
+}
+
+/** A decoded log record. */
+export type DecodedRecord =
+  | { kind: "batch"; effects: Effect[] }
+  | { kind: "epoch"; effect: EpochEffect };
+
+/** Decodes a log record payload. */
+export function decodeRecord(payload: Uint8Array): DecodedRecord {
+  const r = decoder.decode(payload) as unknown[];
+  const w = Writer.of(r[1] as string, r[2] as number);
+  if (r[0] === RECORD.batch) {
+    const first = r[3] as number, hlc = r[4] as number, cls = r[5] as 0 | 1;
+    const keys = r[6] as [number, string, unknown[], Op[]][];
+    const group = keys.length > 1 ? { first, size: keys.length } : null;
+    const effects = keys.map(([db, key, deps, ops], i): Effect => ({
+      w,
+      seq: first + i,
+      db,
+      key,
+      deps: decodeDeps(deps),
+      hlc,
+      cls,
+      group,
+      ops,
+    }));
+    return { kind: "batch", effects };
+  }
+  if (r[0] === RECORD.epoch) {
+    return { kind: "epoch", effect: { w, seq: r[3] as number, hlc: r[4] as number, op: r[5] as EpochOp } };
+  }
+  throw new Error(`unknown log record kind ${String(r[0])}`);
+}
+
+/** Generic CBOR for checkpoints. */
+export function encodeValue(x: unknown): Uint8Array {
+  return cbor.encode(x);
+}
+
+export function decodeValue(bytes: Uint8Array): unknown {
+  return decoder.decode(bytes);
+}

@@ -1,0 +1,188 @@
+/**
+ * The effect log on a real disk (DESIGN.md section 6).
+ *
+ * Layout of `--data-dir`:
+ *   meta.json            node id and incarnation (written to a temp file, fsynced, renamed)
+ *   checkpoint-N.ckpt    one framed record: the folded state covering segments <= N
+ *   log-N.seg            framed records, appended; a new segment starts at every checkpoint
+ * Appends are buffered and written with one write(2) before replies leave (so an acknowledged
+ * write is in the OS even under `everysec`); `sync` adds an fdatasync for `always` and `everysec`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { frameRecord, parseFrames } from "../core/codec.ts";
+import type { NodeMeta, Storage, StoredState } from "../core/env.ts";
+
+const SEG_RE = /^log-(\d{8})\.seg$/;
+const CKPT_RE = /^checkpoint-(\d{8})\.ckpt$/;
+const name = (prefix: string, n: number, ext: string) => `${prefix}-${String(n).padStart(8, "0")}.${ext}`;
+
+export class DiskStorage implements Storage {
+  readonly durable = true;
+  readonly #dir: string;
+  #fd = -1;
+  #segment = 0;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #logBytes = 0;
+  #flushScheduled = false;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  load(): StoredState {
+    const files = fs.readdirSync(this.#dir);
+    let meta: NodeMeta | null = null;
+    if (files.includes("meta.json")) {
+      meta = JSON.parse(fs.readFileSync(path.join(this.#dir, "meta.json"), "utf8"));
+    }
+    // The newest intact checkpoint.
+    const ckpts = files.map((f) => CKPT_RE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((
+      a,
+      b,
+    ) => b - a);
+    let checkpoint: Uint8Array | null = null;
+    let covered = 0;
+    for (const n of ckpts) {
+      const parsed = parseFrames(fs.readFileSync(path.join(this.#dir, name("checkpoint", n, "ckpt"))));
+      if (parsed.error === null && parsed.records.length === 1) {
+        checkpoint = parsed.records[0];
+        covered = n;
+        break;
+      }
+    }
+    const segs = files.map((f) => SEG_RE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((
+      a,
+      b,
+    ) => a - b);
+    const records: Uint8Array[] = [];
+    let truncated: StoredState["truncated"] = null;
+    let last = covered;
+    for (const n of segs) {
+      const file = path.join(this.#dir, name("log", n, "seg"));
+      if (n <= covered) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      if (truncated !== null) {
+        // Nothing after a corrupt record can be trusted to follow it causally.
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      const bytes = fs.readFileSync(file);
+      const parsed = parseFrames(bytes);
+      records.push(...parsed.records);
+      this.#logBytes += parsed.end;
+      last = n;
+      if (parsed.error !== null) {
+        truncated = { segment: path.basename(file), offset: parsed.end, reason: parsed.error };
+        fs.truncateSync(file, parsed.end);
+      }
+    }
+    this.#openSegment(last + 1);
+    return { meta, checkpoint, records, truncated };
+  }
+
+  writeMeta(meta: NodeMeta): void {
+    const tmp = path.join(this.#dir, "meta.json.tmp");
+    const fd = fs.openSync(tmp, "w");
+    fs.writeSync(fd, JSON.stringify(meta));
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, path.join(this.#dir, "meta.json"));
+    this.#syncDir();
+  }
+
+  append(payload: Uint8Array): void {
+    const framed = frameRecord(payload);
+    this.#pending.push(framed);
+    this.#pendingBytes += framed.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const buf = this.#pending.length === 1
+      ? this.#pending[0]
+      : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
+    this.#logBytes += buf.length;
+  }
+
+  sync(done: () => void): void {
+    this.flush();
+    fs.fdatasync(this.#fd, (e) => {
+      if (e) throw e; // A failed fsync leaves the log's durability unknown: crash loudly.
+      done();
+    });
+  }
+
+  checkpoint(bytes: Uint8Array, done: (error?: string) => void): void {
+    // Everything appended so far is covered by `bytes`; later appends go to a new segment.
+    this.flush();
+    const covered = this.#segment;
+    fs.fsyncSync(this.#fd);
+    fs.closeSync(this.#fd);
+    this.#openSegment(covered + 1);
+    this.#logBytes = 0;
+    const final = path.join(this.#dir, name("checkpoint", covered, "ckpt"));
+    const tmp = final + ".tmp";
+    fs.writeFile(tmp, frameRecord(bytes), (e) => {
+      if (e) return done(e.message);
+      fs.open(tmp, "r+", (e2, fd) => {
+        if (e2) return done(e2.message);
+        fs.fsync(fd, (e3) => {
+          fs.closeSync(fd);
+          if (e3) return done(e3.message);
+          fs.renameSync(tmp, final);
+          this.#syncDir();
+          for (const f of fs.readdirSync(this.#dir)) {
+            const s = SEG_RE.exec(f), c = CKPT_RE.exec(f);
+            if ((s !== null && Number(s[1]) <= covered) || (c !== null && Number(c[1]) < covered)) {
+              fs.rmSync(path.join(this.#dir, f), { force: true });
+            }
+          }
+          done();
+        });
+      });
+    });
+  }
+
+  logBytes(): number {
+    return this.#logBytes + this.#pendingBytes;
+  }
+
+  /** Flushes, fsyncs and closes (shutdown). */
+  closeSync(): void {
+    this.flush();
+    if (this.#fd >= 0) {
+      fs.fsyncSync(this.#fd);
+      fs.closeSync(this.#fd);
+      this.#fd = -1;
+    }
+  }
+
+  #openSegment(n: number): void {
+    this.#segment = n;
+    this.#fd = fs.openSync(path.join(this.#dir, name("log", n, "seg")), "a");
+    this.#syncDir();
+  }
+
+  #syncDir(): void {
+    const fd = fs.openSync(this.#dir, "r");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * A running Redis-speaking node: the real Env, the disk, the engine, the Redis face, and the
+ * TCP and unix-socket listeners that feed bytes to it.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
+import { type AppendFsync, Engine } from "../core/engine.ts";
+import { noStorage } from "../core/env.ts";
+import type { Client, Transport } from "../redis/client.ts";
+import { Face, handlers, reducers } from "../redis/mod.ts";
+import { DiskStorage } from "./disk.ts";
+import { realEnv } from "./env.ts";
+
+export const VERSION = "8.4.0";
+
+/** Everything `swytch redis` can be told. */
+export interface RedisNodeOptions {
+  port: number;
+  /** Address to listen on; "" = no TCP. */
+  bind: string;
+  unixsocket: string;
+  unixsocketperm: number;
+  requirepass: string;
+  /** "" = memory only. */
+  dataDir: string;
+  appendfsync: AppendFsync;
+  maxclients: number;
+  timeout: number;
+  databases: number;
+  logFormat: "text" | "json";
+  verbose: boolean;
+  /** Test-only: the simulator's planted bug, reachable from the real binary for the harness. */
+  plantedBugReplyBeforeFsync?: boolean;
+  /** Called when a client asks for SHUTDOWN, after the node stopped. */
+  onShutdown?: () => void;
+}
+
+export const DEFAULTS: RedisNodeOptions = {
+  port: 6379,
+  bind: "127.0.0.1",
+  unixsocket: "",
+  unixsocketperm: 0o700,
+  requirepass: "",
+  dataDir: "./swytch-data",
+  appendfsync: "everysec",
+  maxclients: 10000,
+  timeout: 0,
+  databases: 16,
+  logFormat: "text",
+  verbose: false,
+};
+
+/** Output bytes a client may leave unread before it is disconnected. */
+const OUTPUT_BUFFER_LIMIT = 1 << 30;
+
+interface SocketData {
+  client: Client | null;
+  queue: Uint8Array[];
+  queued: number;
+}
+
+/** A started node. */
+export interface RedisNode {
+  readonly engine: Engine;
+  readonly face: Face;
+  /** The bound TCP port (useful with port 0), or 0 without TCP. */
+  readonly port: number;
+  /** Stops listening, closes clients, checkpoints when `save`, makes the log durable. */
+  stop(opts?: { save?: boolean }): Promise<void>;
+}
+
+/** Starts a node; resolves once it listens. */
+export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNode {
+  const o: RedisNodeOptions = { ...DEFAULTS, ...options };
+  const disk = o.dataDir === "" ? null : new DiskStorage(path.resolve(o.dataDir));
+  const env = realEnv({ storage: disk ?? noStorage, logFormat: o.logFormat, verbose: o.verbose });
+  const engine = new Engine(env, {
+    reducers,
+    databases: o.databases,
+    appendfsync: o.appendfsync,
+    plantedBugReplyBeforeFsync: o.plantedBugReplyBeforeFsync,
+  });
+  const recovery = engine.open();
+  env.log("info", "recovered", { ...recovery });
+  const runId = Array.from({ length: 40 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
+  let stopping: Promise<void> | null = null;
+  const listeners: (TCPSocketListener<SocketData> | UnixSocketListener<SocketData>)[] = [];
+
+  const face: Face = new Face(engine, {
+    config: {
+      requirepass: o.requirepass,
+      maxclients: o.maxclients,
+      timeout: o.timeout,
+      databases: o.databases,
+      protoMaxBulkLen: 512 * 1024 * 1024,
+      clientQueryBufferLimit: 1024 * 1024 * 1024,
+      clientOutputBufferLimit: OUTPUT_BUFFER_LIMIT,
+      port: o.port,
+      bind: o.bind,
+      unixsocket: o.unixsocket,
+      unixsocketperm: o.unixsocketperm,
+      dir: o.dataDir === "" ? process.cwd() : path.resolve(o.dataDir),
+      appendfsync: o.appendfsync,
+      appendonly: disk !== null,
+      hz: 10,
+    },
+    host: {
+      pid: process.pid,
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      arch: os.arch(),
+      executable: process.execPath,
+      runId,
+      tcpPort: o.port,
+      processStats() {
+        const m = process.memoryUsage();
+        const cpu = process.cpuUsage();
+        return {
+          rssBytes: m.rss,
+          heapBytes: m.heapUsed,
+          userCpuSec: cpu.user / 1e6,
+          sysCpuSec: cpu.system / 1e6,
+        };
+      },
+    },
+    version: VERSION,
+    digest: (v) => Bun.hash.xxHash3(Buffer.from(v, "latin1")).toString(16).padStart(16, "0"),
+    shutdown(save, done) {
+      node.stop({ save: save ?? false }).then(() => o.onShutdown?.(), (e) => done(String(e)));
+    },
+    handlers,
+  });
+
+  const socketHandlers = (kind: "tcp" | "unix", laddr: () => string) => ({
+    open(socket: Socket<SocketData>) {
+      socket.data = { client: null, queue: [], queued: 0 };
+      const transport: Transport = {
+        write(bytes) {
+          const d = socket.data;
+          face.stats.netOutputBytes += bytes.length;
+          if (d.queue.length > 0) {
+            d.queue.push(bytes);
+            d.queued += bytes.length;
+            return;
+          }
+          const n = socket.write(bytes);
+          if (n < bytes.length) {
+            d.queue.push(bytes.subarray(Math.max(n, 0)));
+            d.queued += bytes.length - Math.max(n, 0);
+          }
+        },
+        close() {
+          if (socket.data.queue.length === 0) socket.end();
+          else socket.data.client = null;
+        },
+        backlog: () => socket.data.queued,
+      };
+      const addr = kind === "tcp"
+        ? `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`
+        : `${o.unixsocket}:0`;
+      socket.data.client = face.connect(transport, { addr, laddr: laddr(), kind });
+    },
+    data(socket: Socket<SocketData>, chunk: Uint8Array) {
+      face.stats.netInputBytes += chunk.length;
+      socket.data.client?.feed(chunk);
+    },
+    drain(socket: Socket<SocketData>) {
+      const d = socket.data;
+      while (d.queue.length > 0) {
+        const head = d.queue[0];
+        const n = socket.write(head);
+        if (n < head.length) {
+          d.queue[0] = head.subarray(Math.max(n, 0));
+          d.queued -= Math.max(n, 0);
+          return;
+        }
+        d.queue.shift();
+        d.queued -= head.length;
+      }
+      if (d.client === null || d.client.closed) socket.end();
+    },
+    close(socket: Socket<SocketData>) {
+      socket.data?.client?.transportClosed();
+    },
+    error(socket: Socket<SocketData>) {
+      socket.data?.client?.transportClosed();
+    },
+  });
+
+  let port = 0;
+  if (o.bind !== "") {
+    const l = Bun.listen<SocketData>({
+      hostname: o.bind,
+      port: o.port,
+      socket: socketHandlers("tcp", () => `${o.bind}:${port}`),
+    });
+    port = l.port;
+    face.config.port = port;
+    listeners.push(l);
+  }
+  if (o.unixsocket !== "") {
+    fs.rmSync(o.unixsocket, { force: true });
+    listeners.push(
+      Bun.listen<SocketData>({
+        unix: o.unixsocket,
+        socket: socketHandlers("unix", () => `${o.unixsocket}:0`),
+      }),
+    );
+    fs.chmodSync(o.unixsocket, o.unixsocketperm);
+  }
+  env.log("info", "ready to accept connections", { port, unixsocket: o.unixsocket, dataDir: o.dataDir });
+
+  const node: RedisNode = {
+    engine,
+    face,
+    port,
+    stop(opts = {}) {
+      if (stopping !== null) return stopping;
+      stopping = new Promise<void>((resolve, reject) => {
+        for (const l of listeners) l.stop(true);
+        face.close();
+        const finish = () =>
+          engine.close(() => {
+            disk?.closeSync();
+            if (o.unixsocket !== "") fs.rmSync(o.unixsocket, { force: true });
+            env.log("info", "stopped");
+            resolve();
+          });
+        if (opts.save === true && disk !== null) {
+          engine.checkpoint((error) => (error === undefined ? finish() : reject(new Error(error))));
+        } else {
+          finish();
+        }
+      });
+      return stopping;
+    },
+  };
+  return node;
+}

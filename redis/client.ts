@@ -1,0 +1,216 @@
+/**
+ * One client connection, sans-IO: bytes in through `feed`, bytes out through the transport.
+ *
+ * Replies leave in command order through a bounded queue: a reply waiting for its durability
+ * (appendfsync always) holds back the replies behind it, so a pipeline never reads ahead of a
+ * write that is not yet durable, and a client always reads its own writes.
+ */
+import { ProtocolError, RespParser } from "./resp_parse.ts";
+import { ReplyEncoder } from "./resp_encode.ts";
+import { err, type Reply } from "./reply.ts";
+import type { Face } from "./face.ts";
+
+/** What the shell gives a client to talk back. */
+export interface Transport {
+  write(bytes: Uint8Array): void;
+  /** Closes after what was written is flushed. */
+  close(): void;
+  /** Bytes written but not yet accepted by the socket. */
+  backlog(): number;
+}
+
+/** Limits per connection. */
+export const LIMITS = {
+  /** Replies waiting behind an undecided one; past it the connection is closed. */
+  maxPendingReplies: 1_000_000,
+  /** Queued commands in one MULTI. */
+  maxQueuedCommands: 1_000_000,
+};
+
+interface Slot {
+  bytes: Uint8Array | null;
+  close: boolean;
+}
+
+export class Client {
+  readonly id: number;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly kind: "tcp" | "unix";
+  readonly createdMs: number;
+  lastInteractionMs: number;
+  name = "";
+  libName = "";
+  libVer = "";
+  db = 0;
+  resp: 2 | 3 = 2;
+  authenticated: boolean;
+  /** Commands queued by MULTI, or null outside a transaction. */
+  multi: string[][] | null = null;
+  /** A command failed to queue: EXEC must abort. */
+  multiError = false;
+  /** Watched keys as `${db}\0${key}`. */
+  readonly watched = new Set<string>();
+  /** A watched key was touched: EXEC must fail. */
+  watchDirty = false;
+  noEvict = false;
+  noTouch = false;
+  lastCommand = "NULL";
+  closed = false;
+  readonly #parser: RespParser;
+  readonly #encoder = new ReplyEncoder();
+  readonly #transport: Transport;
+  readonly #face: Face;
+  /** Replies not yet sendable (their command, or one before it, awaits durability). */
+  readonly #pending: Slot[] = [];
+  #closing = false;
+
+  constructor(
+    face: Face,
+    transport: Transport,
+    info: { id: number; addr: string; laddr: string; kind: "tcp" | "unix"; nowMs: number },
+  ) {
+    this.#face = face;
+    this.#transport = transport;
+    this.id = info.id;
+    this.addr = info.addr;
+    this.laddr = info.laddr;
+    this.kind = info.kind;
+    this.createdMs = info.nowMs;
+    this.lastInteractionMs = info.nowMs;
+    this.authenticated = face.config.requirepass === "";
+    this.#parser = new RespParser({ maxBulkLen: face.config.protoMaxBulkLen });
+  }
+
+  /** Bytes from the socket: parses and runs every complete command, then writes the replies. */
+  feed(chunk: Uint8Array): void {
+    if (this.closed || this.#closing) return;
+    this.lastInteractionMs = this.#face.engine.env.monotonicMs();
+    this.#parser.feed(chunk);
+    for (;;) {
+      const cmd = this.#parser.next();
+      if (cmd === null) break;
+      if (cmd instanceof ProtocolError) {
+        this.#face.stats.protocolErrors++;
+        this.reply(err(`ERR ${cmd.message}`));
+        this.#closeAfterReplies();
+        break;
+      }
+      this.#face.execute(this, cmd);
+      if (this.#closing || this.closed) break;
+    }
+    if (!this.#closing && this.#parser.bytesBuffered() > this.#face.config.clientQueryBufferLimit) {
+      this.#face.env.log("warn", "closing client: query buffer limit", { id: this.id });
+      this.#closeAfterReplies();
+    }
+    this.flush();
+  }
+
+  /** Queues a reply that is ready now. */
+  reply(r: Reply): void {
+    if (this.#pending.length === 0) {
+      this.#encoder.write(r, this.resp);
+      return;
+    }
+    this.#encoder.write(r, this.resp);
+    this.#pending.push({ bytes: this.#encoder.take(), close: false });
+  }
+
+  /**
+   * Reserves the next reply's place; it leaves (after everything before it) once the returned
+   * function is called with it, e.g. when its write is durable.
+   */
+  replyLater(): (r: Reply) => void {
+    if (this.#pending.length >= LIMITS.maxPendingReplies) {
+      this.#face.env.log("warn", "closing client: pending reply limit", { id: this.id });
+      this.#closeAfterReplies();
+    }
+    // Bytes already encoded go first, in order.
+    if (this.#encoder.size() > 0) this.#pending.push({ bytes: this.#encoder.take(), close: false });
+    const slot: Slot = { bytes: null, close: false };
+    this.#pending.push(slot);
+    return (r) => {
+      const enc = new ReplyEncoder();
+      enc.write(r, this.resp);
+      slot.bytes = enc.take();
+      this.#drainPending();
+    };
+  }
+
+  #drainPending(): void {
+    while (this.#pending.length > 0 && this.#pending[0].bytes !== null) {
+      const s = this.#pending.shift()!;
+      this.#face.engine.flush();
+      if (!this.closed) this.#transport.write(s.bytes!);
+      if (s.close) this.#doClose();
+    }
+    if (this.#pending.length === 0) this.flush();
+  }
+
+  /** Sends what is ready. */
+  flush(): void {
+    if (this.closed) return;
+    if (this.#pending.length > 0) {
+      if (this.#encoder.size() > 0) this.#pending.push({ bytes: this.#encoder.take(), close: false });
+      return;
+    }
+    if (this.#encoder.size() > 0) {
+      // The log reaches the OS before any reply does, so an acknowledged write survives kill -9.
+      this.#face.engine.flush();
+      this.#transport.write(this.#encoder.take());
+      if (this.#transport.backlog() > this.#face.config.clientOutputBufferLimit) {
+        this.#face.env.log("warn", "closing client: output buffer limit", { id: this.id });
+        this.#doClose();
+      }
+    }
+    if (this.#closing && this.#pending.length === 0) this.#doClose();
+  }
+
+  /** Closes once every queued reply is out (QUIT, protocol errors). */
+  #closeAfterReplies(): void {
+    this.#closing = true;
+    if (this.#pending.length > 0) this.#pending.push({ bytes: new Uint8Array(0), close: true });
+  }
+
+  /** QUIT: reply, then close. */
+  quit(): void {
+    this.#closeAfterReplies();
+  }
+
+  /** Closes now (CLIENT KILL, timeouts, shutdown). */
+  kill(): void {
+    this.#doClose();
+  }
+
+  #doClose(): void {
+    if (this.closed) return;
+    if (this.#encoder.size() > 0 && this.#pending.length === 0) this.#transport.write(this.#encoder.take());
+    this.closed = true;
+    this.#face.disconnected(this);
+    this.#transport.close();
+  }
+
+  /** The transport went away (socket closed by the peer). */
+  transportClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#face.disconnected(this);
+  }
+
+  /** Query buffer bytes (CLIENT LIST qbuf). */
+  queryBufferBytes(): number {
+    return this.#parser.bytesBuffered();
+  }
+
+  /** Output bytes waiting (CLIENT LIST omem). */
+  outputBytes(): number {
+    let n = this.#encoder.size() + this.#transport.backlog();
+    for (const s of this.#pending) n += s.bytes?.length ?? 0;
+    return n;
+  }
+
+  /** True while some reply waits for durability. */
+  hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+}

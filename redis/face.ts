@@ -1,0 +1,351 @@
+/**
+ * The Redis face of a node: command dispatch, transactions, clients, config, stats.
+ *
+ * Every command runs as a plan on the local path (a Batch of the engine). MULTI/EXEC is one plan:
+ * its commands share one batch, so each key written gets one effect and the whole transaction one
+ * group and one log record. The envelope and parked paths of later issues slot in at `#run`.
+ */
+import type { Engine } from "../core/engine.ts";
+import type { Env } from "../core/env.ts";
+import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
+import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
+import { Client, type Transport } from "./client.ts";
+import { E, err, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
+
+/** Facts about the hosting process, supplied by the shell. */
+export interface HostInfo {
+  pid: number;
+  os: string;
+  arch: string;
+  executable: string;
+  runId: string;
+  tcpPort: number;
+  processStats(): { rssBytes: number; heapBytes: number; userCpuSec: number; sysCpuSec: number };
+}
+
+/** The parameters the node honours (CONFIG GET/SET). */
+export interface FaceConfig {
+  requirepass: string;
+  maxclients: number;
+  /** Idle seconds before a client is closed; 0 = never. */
+  timeout: number;
+  databases: number;
+  protoMaxBulkLen: number;
+  clientQueryBufferLimit: number;
+  clientOutputBufferLimit: number;
+  port: number;
+  bind: string;
+  unixsocket: string;
+  unixsocketperm: number;
+  dir: string;
+  appendfsync: string;
+  appendonly: boolean;
+  hz: number;
+}
+
+export interface FaceOptions {
+  config: FaceConfig;
+  host: HostInfo;
+  version: string;
+  /** XXH3-64 of a value as 16 lowercase hex chars (DIGEST, IFDEQ); the shell supplies it. */
+  digest: (value: string) => string;
+  /** SHUTDOWN: the shell stops the node; `save` null = default. Errors come back as a string. */
+  shutdown: (save: boolean | null, done: (error?: string) => void) => void;
+  handlers: Record<string, Handler>;
+}
+
+/** Commands allowed before AUTH. */
+const NOAUTH_ALLOWED = new Set(["auth", "hello", "quit", "reset"]);
+/** Commands that run at once inside MULTI instead of being queued. */
+const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+
+export interface FaceStats {
+  totalCommands: number;
+  totalConnections: number;
+  rejectedConnections: number;
+  protocolErrors: number;
+  errorReplies: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+  startMonotonicMs: number;
+  startWallMs: number;
+}
+
+export class Face {
+  readonly engine: Engine;
+  readonly env: Env;
+  readonly config: FaceConfig;
+  readonly host: HostInfo;
+  readonly version: string;
+  readonly digest: (value: string) => string;
+  readonly shutdown: FaceOptions["shutdown"];
+  readonly clients = new Map<number, Client>();
+  readonly stats: FaceStats;
+  readonly #handlers: Map<string, Handler>;
+  /** `${db}\0${key}` -> clients watching it. */
+  readonly #watchers = new Map<string, Set<Client>>();
+  #nextClientId = 1;
+  #cronTimer: unknown = null;
+
+  constructor(engine: Engine, opts: FaceOptions) {
+    this.engine = engine;
+    this.env = engine.env;
+    this.config = opts.config;
+    this.host = opts.host;
+    this.version = opts.version;
+    this.digest = opts.digest;
+    this.shutdown = opts.shutdown;
+    this.#handlers = new Map(Object.entries(opts.handlers));
+    const now = this.env.monotonicMs();
+    this.stats = {
+      totalCommands: 0,
+      totalConnections: 0,
+      rejectedConnections: 0,
+      protocolErrors: 0,
+      errorReplies: 0,
+      netInputBytes: 0,
+      netOutputBytes: 0,
+      startMonotonicMs: now,
+      startWallMs: this.env.wallMs(),
+    };
+    engine.onExpired = (db, key) => this.touched(db, key);
+    this.#scheduleCron();
+  }
+
+  /** A new connection; null (after writing the error) when maxclients is reached. */
+  connect(transport: Transport, info: { addr: string; laddr: string; kind: "tcp" | "unix" }): Client | null {
+    if (this.clients.size >= this.config.maxclients) {
+      this.stats.rejectedConnections++;
+      transport.write(new TextEncoder().encode("-ERR max number of clients reached\r\n"));
+      transport.close();
+      return null;
+    }
+    const c = new Client(this, transport, {
+      ...info,
+      id: this.#nextClientId++,
+      nowMs: this.env.monotonicMs(),
+    });
+    this.clients.set(c.id, c);
+    this.stats.totalConnections++;
+    return c;
+  }
+
+  /** Called by a client when it is gone. */
+  disconnected(c: Client): void {
+    this.unwatchAll(c);
+    this.clients.delete(c.id);
+  }
+
+  /** Stops timers and closes every client. */
+  close(): void {
+    if (this.#cronTimer !== null) this.env.clearTimer(this.#cronTimer);
+    this.#cronTimer = null;
+    for (const c of [...this.clients.values()]) c.kill();
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Runs one parsed command for a client. */
+  execute(client: Client, args: string[]): void {
+    this.stats.totalCommands++;
+    const found = lookupCommand(args);
+    if ("error" in found) return this.#reject(client, found.error);
+    const spec = found.spec;
+    if (!arityOk(spec, args.length)) return this.#reject(client, arityError(spec));
+    if (!client.authenticated && !NOAUTH_ALLOWED.has(rootName(spec))) return this.#reject(client, E.noAuth);
+    if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
+      if (spec.flags.has("no-multi")) {
+        return this.#reject(client, err("ERR Command not allowed inside a transaction"));
+      }
+      if (client.multi.length >= 1_000_000) return this.#reject(client, err("ERR too many queued commands"));
+      client.multi.push(args);
+      client.reply(QUEUED);
+      return;
+    }
+    switch (spec.name) {
+      case "multi":
+        return this.#multi(client);
+      case "exec":
+        return this.#exec(client);
+      case "discard":
+        return this.#discard(client);
+      case "watch":
+        return this.#watch(client, args);
+      case "unwatch":
+        this.unwatchAll(client);
+        client.reply(OK);
+        return;
+    }
+    const batch = this.engine.begin();
+    const reply = this.#run(client, spec, args, batch);
+    this.#commitAndReply(client, batch, reply);
+  }
+
+  #reject(client: Client, e: Reply): void {
+    if (client.multi !== null) client.multiError = true;
+    this.stats.errorReplies++;
+    client.reply(e);
+  }
+
+  /** Runs a handler on a batch; errors become replies. */
+  #run(
+    client: Client,
+    spec: CommandSpec,
+    args: string[],
+    batch: ReturnType<Engine["begin"]>,
+  ): Reply | Deferred {
+    const handler = this.#handlers.get(spec.name) ??
+      (spec.container !== undefined ? this.#handlers.get(spec.container.name) : undefined);
+    client.lastCommand = spec.name;
+    if (handler === undefined) {
+      this.stats.errorReplies++;
+      return err(`ERR command '${spec.name}' is not supported by this node yet`);
+    }
+    const ctx: Ctx = { face: this, engine: this.engine, client, batch, db: client.db };
+    try {
+      return handler(ctx, args);
+    } catch (e) {
+      this.stats.errorReplies++;
+      if (e instanceof CommandError) return e.reply;
+      this.env.log("error", "command failed", {
+        command: spec.name,
+        error: String((e as Error)?.stack ?? e),
+      });
+      return err(`ERR internal error: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  /** Commits the batch and sends the reply once the log policy allows. */
+  #commitAndReply(client: Client, batch: ReturnType<Engine["begin"]>, reply: Reply | Deferred): void {
+    if (reply instanceof Deferred) {
+      const release = client.replyLater();
+      batch.commit(() => reply.start(release));
+      return;
+    }
+    let done = false;
+    let release: ((r: Reply) => void) | null = null;
+    batch.commit(() => {
+      done = true;
+      if (release !== null) release(reply);
+    });
+    if (done) client.reply(reply);
+    else release = client.replyLater();
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  #multi(client: Client): void {
+    if (client.multi !== null) return this.#reject(client, err("ERR MULTI calls can not be nested"));
+    client.multi = [];
+    client.multiError = false;
+    client.reply(OK);
+  }
+
+  #discard(client: Client): void {
+    if (client.multi === null) return this.#reject(client, err("ERR DISCARD without MULTI"));
+    client.multi = null;
+    client.multiError = false;
+    this.unwatchAll(client);
+    client.reply(OK);
+  }
+
+  #exec(client: Client): void {
+    if (client.multi === null) return this.#reject(client, err("ERR EXEC without MULTI"));
+    const queued = client.multi;
+    const aborted = client.multiError;
+    const dirty = client.watchDirty;
+    client.multi = null;
+    client.multiError = false;
+    this.unwatchAll(client);
+    if (aborted) return this.#reject(client, E.execAbort);
+    if (dirty) return client.reply(NULL_ARRAY);
+    const batch = this.engine.begin();
+    const replies: Reply[] = [];
+    for (const args of queued) {
+      const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
+      const r = this.#run(client, spec, args, batch);
+      replies.push(r instanceof Deferred ? err("ERR command cannot run inside MULTI") : r);
+    }
+    this.#commitAndReply(client, batch, replies);
+  }
+
+  #watch(client: Client, args: string[]): void {
+    if (client.multi !== null) return this.#reject(client, err("ERR WATCH inside MULTI is not allowed"));
+    const now = this.engine.hlc.nowMs();
+    for (let i = 1; i < args.length; i++) {
+      // Looking up frees a key already expired, so a stale key does not fail EXEC later.
+      this.engine.lookup(client.db, args[i], now);
+      const id = `${client.db}\u0000${args[i]}`;
+      if (client.watched.has(id)) continue;
+      client.watched.add(id);
+      let set = this.#watchers.get(id);
+      if (set === undefined) this.#watchers.set(id, set = new Set());
+      set.add(client);
+    }
+    client.reply(OK);
+  }
+
+  /** Forgets every key `client` watches. */
+  unwatchAll(client: Client): void {
+    for (const id of client.watched) {
+      const set = this.#watchers.get(id);
+      set?.delete(client);
+      if (set?.size === 0) this.#watchers.delete(id);
+    }
+    client.watched.clear();
+    client.watchDirty = false;
+  }
+
+  /** A key was written (or expired): clients watching it fail their EXEC. */
+  touched(db: number, key: string): void {
+    if (this.#watchers.size === 0) return;
+    const set = this.#watchers.get(`${db}\u0000${key}`);
+    if (set !== undefined) { for (const c of set) c.watchDirty = true; }
+  }
+
+  /** A keyspace-wide change: watched keys of `dbs` that exist (in either db for SWAPDB) are touched. */
+  touchedDbs(dbs: readonly number[]): void {
+    if (this.#watchers.size === 0) return;
+    const now = this.engine.hlc.nowMs();
+    for (const [id, set] of this.#watchers) {
+      const sep = id.indexOf("\u0000");
+      const db = Number(id.slice(0, sep));
+      if (!dbs.includes(db)) continue;
+      const key = id.slice(sep + 1);
+      if (dbs.some((d) => this.engine.lookup(d, key, now) !== undefined)) {
+        for (const c of set) c.watchDirty = true;
+      }
+    }
+  }
+
+  /** Number of keys watched by anyone (INFO watching_clients etc.). */
+  watchedKeys(): number {
+    return this.#watchers.size;
+  }
+
+  /** Keys of a command, by the command table (COMMAND GETKEYS). */
+  keysOf(spec: CommandSpec, args: string[]): string[] {
+    return commandKeys(spec, args).map((i) => args[i]);
+  }
+
+  // ---------------------------------------------------------------- cron
+
+  #scheduleCron(): void {
+    this.#cronTimer = this.env.setTimer(1000, () => {
+      this.#cron();
+      this.#scheduleCron();
+    });
+  }
+
+  #cron(): void {
+    if (this.config.timeout <= 0) return;
+    const now = this.env.monotonicMs();
+    for (const c of [...this.clients.values()]) {
+      if (c.multi === null && now - c.lastInteractionMs > this.config.timeout * 1000) c.kill();
+    }
+  }
+}
+
+function rootName(spec: CommandSpec): string {
+  return spec.container !== undefined ? spec.container.name : spec.name;
+}

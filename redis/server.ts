@@ -1,0 +1,493 @@
+/**
+ * Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SAVE, BGSAVE, SHUTDOWN, FLUSHDB,
+ * FLUSHALL, SWAPDB.
+ */
+import { type Ctx, Deferred, fail, type Handler, parseInt64, upper } from "./command.ts";
+import {
+  allCommands,
+  commandCount,
+  commandDocsReply,
+  commandHasKeys,
+  commandInfoReply,
+  commandKeys,
+  commandListReply,
+  globMatch,
+  lookupCommand,
+  lookupCommandByName,
+  topLevelCommands,
+} from "./command_table.ts";
+import { E, err, MapReply, OK, type Reply, SimpleReply, VerbatimReply } from "./reply.ts";
+import type { FaceConfig } from "./face.ts";
+
+// ------------------------------------------------------------------ INFO
+
+function section(title: string, fields: [string, string | number][]): string {
+  return `# ${title}\r\n` + fields.map(([k, v]) => `${k}:${v}\r\n`).join("");
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  const units = ["K", "M", "G", "T"];
+  let v = n, u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(2)}${units[u]}`;
+}
+
+/** The text of INFO for the given (lowercase) section names; empty = default sections. */
+export function infoText(ctx: Ctx, wanted: string[]): string {
+  const f = ctx.face, e = ctx.engine;
+  const all = wanted.includes("all") || wanted.includes("everything");
+  const dflt = wanted.length === 0 || wanted.includes("default");
+  const want = (s: string) => all || dflt || wanted.includes(s);
+  const nowMono = e.env.monotonicMs();
+  const uptime = Math.floor((nowMono - f.stats.startMonotonicMs) / 1000);
+  const ps = f.host.processStats();
+  const out: string[] = [];
+  if (want("server")) {
+    out.push(section("Server", [
+      ["redis_version", f.version],
+      ["redis_git_sha1", "00000000"],
+      ["redis_git_dirty", 0],
+      ["redis_build_id", "0"],
+      ["redis_mode", "standalone"],
+      ["swytch_mode", "leaderless"],
+      ["os", f.host.os],
+      ["arch_bits", 64],
+      ["multiplexing_api", "epoll"],
+      ["process_id", f.host.pid],
+      ["process_supervised", "no"],
+      ["run_id", f.host.runId],
+      ["tcp_port", f.config.port],
+      ["server_time_usec", Math.floor(e.env.wallMs() * 1000)],
+      ["uptime_in_seconds", uptime],
+      ["uptime_in_days", Math.floor(uptime / 86400)],
+      ["hz", f.config.hz],
+      ["configured_hz", f.config.hz],
+      ["executable", f.host.executable],
+      ["config_file", ""],
+    ]));
+  }
+  if (want("clients")) {
+    let blocked = 0, watching = 0;
+    for (const c of f.clients.values()) {
+      if (c.watched.size > 0) watching++;
+      if (c.hasPending()) blocked += 0;
+    }
+    out.push(section("Clients", [
+      ["connected_clients", f.clients.size],
+      ["cluster_connections", 0],
+      ["maxclients", f.config.maxclients],
+      ["client_recent_max_input_buffer", 0],
+      ["client_recent_max_output_buffer", 0],
+      ["blocked_clients", blocked],
+      ["tracking_clients", 0],
+      ["pubsub_clients", 0],
+      ["watching_clients", watching],
+      ["clients_in_timeout_table", 0],
+      ["total_watched_keys", f.watchedKeys()],
+      ["total_blocking_keys", 0],
+      ["total_blocking_keys_on_nokey", 0],
+    ]));
+  }
+  if (want("memory")) {
+    const used = e.usedBytes() + ps.heapBytes;
+    out.push(section("Memory", [
+      ["used_memory", used],
+      ["used_memory_human", humanBytes(used)],
+      ["used_memory_rss", ps.rssBytes],
+      ["used_memory_rss_human", humanBytes(ps.rssBytes)],
+      ["used_memory_peak", used],
+      ["used_memory_peak_human", humanBytes(used)],
+      ["used_memory_dataset", e.usedBytes()],
+      ["used_memory_startup", 0],
+      ["maxmemory", 0],
+      ["maxmemory_human", "0B"],
+      ["maxmemory_policy", "noeviction"],
+      ["mem_fragmentation_ratio", used > 0 ? (ps.rssBytes / used).toFixed(2) : "0.00"],
+      ["mem_allocator", "bun"],
+      ["lazyfree_pending_objects", 0],
+    ]));
+  }
+  if (want("persistence")) {
+    const durable = e.env.storage.durable;
+    out.push(section("Persistence", [
+      ["loading", 0],
+      ["async_loading", 0],
+      ["current_cow_peak", 0],
+      ["current_cow_size", 0],
+      ["current_save_keys_processed", 0],
+      ["current_save_keys_total", 0],
+      ["rdb_changes_since_last_save", e.changesSinceSave()],
+      ["rdb_bgsave_in_progress", e.saving() ? 1 : 0],
+      ["rdb_last_save_time", e.lastSave()],
+      ["rdb_last_bgsave_status", "ok"],
+      ["rdb_last_bgsave_time_sec", -1],
+      ["rdb_current_bgsave_time_sec", -1],
+      ["aof_enabled", durable ? 1 : 0],
+      ["aof_rewrite_in_progress", 0],
+      ["aof_rewrite_scheduled", 0],
+      ["aof_last_rewrite_time_sec", -1],
+      ["aof_current_rewrite_time_sec", -1],
+      ["aof_last_bgrewrite_status", "ok"],
+      ["aof_last_write_status", "ok"],
+      ["aof_current_size", e.env.storage.logBytes()],
+      ["appendfsync", e.appendfsync],
+      ["effect_log_records", e.stats.logRecords],
+      ["effect_log_fsyncs", e.stats.fsyncs],
+    ]));
+  }
+  if (want("stats")) {
+    out.push(section("Stats", [
+      ["total_connections_received", f.stats.totalConnections],
+      ["total_commands_processed", f.stats.totalCommands],
+      ["instantaneous_ops_per_sec", 0],
+      ["total_net_input_bytes", f.stats.netInputBytes],
+      ["total_net_output_bytes", f.stats.netOutputBytes],
+      ["rejected_connections", f.stats.rejectedConnections],
+      ["expired_keys", e.stats.expiredKeys],
+      ["evicted_keys", 0],
+      ["keyspace_hits", e.stats.keyspaceHits],
+      ["keyspace_misses", e.stats.keyspaceMisses],
+      ["pubsub_channels", 0],
+      ["pubsub_patterns", 0],
+      ["total_error_replies", f.stats.errorReplies],
+      ["unexpected_error_replies", 0],
+      ["total_reads_processed", f.stats.totalCommands],
+      ["effects_applied", e.stats.effectsApplied],
+      ["effects_received", e.stats.effectsReceived],
+      ["effects_reordered", e.stats.reorders],
+    ]));
+  }
+  if (want("replication")) {
+    out.push(section("Replication", [
+      ["role", "master"],
+      ["connected_slaves", 0],
+      ["master_failover_state", "no-failover"],
+      ["master_replid", f.host.runId],
+      ["master_replid2", "0000000000000000000000000000000000000000"],
+      ["master_repl_offset", 0],
+      ["second_repl_offset", -1],
+      ["repl_backlog_active", 0],
+      ["repl_backlog_size", 0],
+      ["repl_backlog_first_byte_offset", 0],
+      ["repl_backlog_histlen", 0],
+    ]));
+  }
+  if (want("cpu")) {
+    out.push(section("CPU", [
+      ["used_cpu_sys", ps.sysCpuSec.toFixed(6)],
+      ["used_cpu_user", ps.userCpuSec.toFixed(6)],
+      ["used_cpu_sys_children", "0.000000"],
+      ["used_cpu_user_children", "0.000000"],
+    ]));
+  }
+  if (want("keyspace")) {
+    const fields: [string, string][] = [];
+    e.dbs.forEach((_d, i) => {
+      const n = e.dbsize(i);
+      if (n > 0) fields.push([`db${i}`, `keys=${n},expires=${e.expiringKeys(i)},avg_ttl=0,subexpiry=0`]);
+    });
+    out.push(section("Keyspace", fields));
+  }
+  return out.join("\r\n");
+}
+
+// ------------------------------------------------------------------ CONFIG
+
+interface Param {
+  get(c: FaceConfig): string;
+  set?(c: FaceConfig, v: string): string | null;
+}
+
+function intParam(key: "maxclients" | "timeout" | "hz", min: number, max: number): Param {
+  return {
+    get: (c) => String(c[key]),
+    set(c, v) {
+      const n = parseInt64(v);
+      if (n === null || n < min || n > max) return `argument must be between ${min} and ${max} inclusive`;
+      c[key] = Number(n);
+      return null;
+    },
+  };
+}
+
+function memParam(key: "protoMaxBulkLen" | "clientQueryBufferLimit"): Param {
+  return {
+    get: (c) => String(c[key]),
+    set(c, v) {
+      const n = parseMemory(v);
+      if (n === null) return "argument must be a memory value";
+      c[key] = n;
+      return null;
+    },
+  };
+}
+
+function parseMemory(v: string): number | null {
+  const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(v);
+  if (m === null) return null;
+  const mult: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1 << 20, g: 1e9, gb: 1 << 30 };
+  return Number(m[1]) * (m[2] === undefined ? 1 : mult[m[2].toLowerCase()]);
+}
+
+const fixed = (v: (c: FaceConfig) => string): Param => ({ get: v });
+
+/** Parameters the node honours or reports; unknown ones are refused in Redis's words. */
+const PARAMS: Record<string, Param> = {
+  requirepass: {
+    get: (c) => c.requirepass,
+    set(c, v) {
+      c.requirepass = v;
+      return null;
+    },
+  },
+  maxclients: intParam("maxclients", 1, 1_000_000),
+  timeout: intParam("timeout", 0, 2_147_483_647),
+  hz: intParam("hz", 1, 500),
+  "proto-max-bulk-len": memParam("protoMaxBulkLen"),
+  "client-query-buffer-limit": memParam("clientQueryBufferLimit"),
+  databases: fixed((c) => String(c.databases)),
+  port: fixed((c) => String(c.port)),
+  bind: fixed((c) => c.bind),
+  unixsocket: fixed((c) => c.unixsocket),
+  unixsocketperm: fixed((c) => c.unixsocketperm.toString(8)),
+  dir: fixed((c) => c.dir),
+  appendfsync: fixed((c) => c.appendfsync),
+  appendonly: fixed((c) => (c.appendonly ? "yes" : "no")),
+  save: fixed(() => ""),
+  maxmemory: fixed(() => "0"),
+  "maxmemory-policy": fixed(() => "noeviction"),
+};
+
+function config(ctx: Ctx, args: string[]): Reply {
+  const sub = upper(args[1]);
+  const c = ctx.face.config;
+  if (sub === "GET") {
+    const out: Reply[] = [];
+    const seen = new Set<string>();
+    for (const pattern of args.slice(2)) {
+      for (const [name, p] of Object.entries(PARAMS)) {
+        if (!seen.has(name) && globMatch(pattern, name, true)) {
+          seen.add(name);
+          out.push(name, p.get(c));
+        }
+      }
+    }
+    return new MapReply(out);
+  }
+  if (sub === "SET") {
+    if (args.length < 4 || args.length % 2 !== 0) fail(E.arity("config|set"));
+    const pairs: [string, Param, string][] = [];
+    for (let i = 2; i < args.length; i += 2) {
+      const name = args[i].toLowerCase();
+      const p = PARAMS[name];
+      if (p === undefined) {
+        fail(err(`ERR Unknown option or number of arguments for CONFIG SET - '${args[i]}'`));
+      }
+      if (p.set === undefined) {
+        fail(
+          err(
+            `ERR CONFIG SET failed (possibly related to argument '${args[i]}') - can't set immutable config`,
+          ),
+        );
+      }
+      if (pairs.some(([n]) => n === name)) {
+        fail(err(`ERR CONFIG SET failed (possibly related to argument '${args[i]}') - duplicate parameter`));
+      }
+      pairs.push([name, p, args[i + 1]]);
+    }
+    const before = { ...c };
+    for (const [name, p, v] of pairs) {
+      const problem = p.set!(c, v);
+      if (problem !== null) {
+        Object.assign(c, before);
+        fail(err(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${problem}`));
+      }
+    }
+    return OK;
+  }
+  if (sub === "RESETSTAT") {
+    const e = ctx.engine.stats, f = ctx.face.stats;
+    e.keyspaceHits = e.keyspaceMisses = e.expiredKeys = 0;
+    f.totalCommands =
+      f.totalConnections =
+      f.rejectedConnections =
+      f.errorReplies =
+      f.protocolErrors =
+        0;
+    return OK;
+  }
+  if (sub === "REWRITE") fail(err("ERR The server is running without a config file"));
+  if (sub === "HELP") {
+    return [
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
+      "HELP",
+      "    Print this help.",
+    ].map((s) => new SimpleReply(s));
+  }
+  fail(err(`ERR unknown subcommand '${args[1]}'. Try CONFIG HELP.`));
+}
+
+// ------------------------------------------------------------------ COMMAND
+
+function command(_ctx: Ctx, args: string[]): Reply {
+  if (args.length === 1) return topLevelCommands().map(commandInfoReply);
+  const sub = upper(args[1]);
+  switch (sub) {
+    case "COUNT":
+      return commandCount();
+    case "INFO":
+      if (args.length === 2) return topLevelCommands().map(commandInfoReply);
+      return args.slice(2).map((n) => {
+        const spec = lookupCommandByName(n);
+        return spec === undefined ? null : commandInfoReply(spec);
+      });
+    case "DOCS": {
+      const specs = args.length === 2
+        ? topLevelCommands()
+        : args.slice(2).map((n) => lookupCommandByName(n)).filter((s) => s !== undefined);
+      const out: Reply[] = [];
+      for (const s of specs) out.push(s!.name, commandDocsReply(s!));
+      return new MapReply(out);
+    }
+    case "LIST": {
+      if (args.length === 2) return commandListReply();
+      if (args.length !== 5 || upper(args[2]) !== "FILTERBY") fail(E.syntax);
+      const kind = upper(args[3]);
+      if (kind === "MODULE") return commandListReply({ module: args[4] });
+      if (kind === "ACLCAT") return commandListReply({ aclcat: args[4] });
+      if (kind === "PATTERN") return commandListReply({ pattern: args[4] });
+      fail(E.syntax);
+      break;
+    }
+    case "GETKEYS":
+    case "GETKEYSANDFLAGS": {
+      const target = args.slice(2);
+      const found = lookupCommand(target);
+      if ("error" in found) fail(err("ERR Invalid command specified"));
+      const spec = found.spec;
+      if ((spec.arity > 0 && target.length !== spec.arity) || target.length < -spec.arity) {
+        fail(err("ERR Invalid number of arguments specified for command"));
+      }
+      if (!commandHasKeys(spec)) fail(err("ERR The command has no key arguments"));
+      const idx = commandKeys(spec, target);
+      if (idx.length === 0) fail(err("ERR Invalid arguments specified for command"));
+      if (sub === "GETKEYS") return idx.map((i) => target[i]);
+      return idx.map((i) => [target[i], [new SimpleReply("RW")]]);
+    }
+    case "HELP":
+      return [
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "HELP",
+        "    Print this help.",
+      ].map((s) => new SimpleReply(s));
+  }
+  fail(err(`ERR unknown subcommand '${args[1]}'. Try COMMAND HELP.`));
+}
+
+// ------------------------------------------------------------------ persistence and keyspace-wide
+
+function save(ctx: Ctx, background: boolean): Reply | Deferred {
+  if (ctx.engine.saving()) {
+    if (background) fail(err("ERR Background save already in progress"));
+    fail(err("ERR Background save already in progress"));
+  }
+  if (background) {
+    ctx.engine.checkpoint((error) => {
+      if (error !== undefined) ctx.engine.env.log("error", "background save failed", { error });
+    });
+    return new SimpleReply("Background saving started");
+  }
+  return new Deferred((reply) => {
+    ctx.engine.checkpoint((error) => reply(error === undefined ? OK : err(`ERR ${error}`)));
+  });
+}
+
+function flushMode(args: string[]): void {
+  if (args.length > 2) fail(E.syntax);
+  if (args.length === 2) {
+    const m = upper(args[1]);
+    if (m !== "ASYNC" && m !== "SYNC") fail(E.syntax);
+  }
+}
+
+export const serverCommands: Record<string, Handler> = {
+  info(ctx, args) {
+    const text = infoText(ctx, args.slice(1).map((s) => s.toLowerCase()));
+    return ctx.client.resp === 3 ? new VerbatimReply("txt", text) : text;
+  },
+  config,
+  command,
+  time(ctx) {
+    const us = Math.floor(ctx.engine.env.wallMs() * 1000);
+    return [String(Math.floor(us / 1e6)), String(us % 1e6)];
+  },
+  lastsave: (ctx) => ctx.engine.lastSave(),
+  save: (ctx) => save(ctx, false),
+  bgsave(ctx, args) {
+    if (args.length > 2 || (args.length === 2 && upper(args[1]) !== "SCHEDULE")) fail(E.syntax);
+    return save(ctx, true);
+  },
+  shutdown(ctx, args) {
+    let mode: boolean | null = null;
+    for (const a of args.slice(1)) {
+      const u = upper(a);
+      if (u === "NOSAVE") mode = false;
+      else if (u === "SAVE") mode = true;
+      else if (u !== "NOW" && u !== "FORCE" && u !== "ABORT") fail(E.syntax);
+      else if (u === "ABORT") fail(err("ERR No shutdown in progress."));
+    }
+    return new Deferred((reply) => {
+      ctx.face.shutdown(mode, (error) => {
+        if (error !== undefined) reply(err(`ERR Errors trying to SHUTDOWN. Check logs. ${error}`));
+      });
+    });
+  },
+  flushdb(ctx, args) {
+    flushMode(args);
+    ctx.face.touchedDbs([ctx.db]);
+    ctx.batch.epoch(["flushdb", ctx.db]);
+    return OK;
+  },
+  flushall(ctx, args) {
+    flushMode(args);
+    ctx.face.touchedDbs(ctx.engine.dbs.map((_d, i) => i));
+    ctx.batch.epoch(["flushall"]);
+    return OK;
+  },
+  swapdb(ctx, args) {
+    const a = parseInt64(args[1]), b = parseInt64(args[2]);
+    if (a === null) fail(err("ERR invalid first DB index"));
+    if (b === null) fail(err("ERR invalid second DB index"));
+    const n = ctx.engine.dbs.length;
+    if (a < 0 || a >= n || b < 0 || b >= n) fail(E.dbIndex);
+    ctx.face.touchedDbs([Number(a), Number(b)]);
+    if (a !== b) ctx.batch.epoch(["swapdb", Number(a), Number(b)]);
+    return OK;
+  },
+};
+
+export { allCommands };

@@ -3,6 +3,7 @@
  * records: `[u32 length][u32 crc32 of payload][payload]`, little-endian.
  */
 import { Decoder, Encoder } from "cbor-x";
+import { CborWriter, fromWire } from "./cbor.ts";
 import { crc32 } from "./crc32.ts";
 import { type Effect, type EffectId, type EpochEffect, type EpochOp, type Op, Writer } from "./effect.ts";
 
@@ -55,17 +56,22 @@ export function parseFrames(bytes: Uint8Array): ParsedFrames {
   return { records, end: at, error: null };
 }
 
-/** One command's effects: one log record (a group when there are several keys). */
+const writer = new CborWriter();
+
+/**
+ * One command's effects: one log record (a group when there are several keys). The returned
+ * bytes are a view into a reused buffer, valid until the next encode.
+ */
 export function encodeBatch(effects: readonly Effect[]): Uint8Array {
   const first = effects[0];
-  const keys = effects.map((e) => [e.db, e.key, encodeDeps(e.deps), e.ops]);
-  return cbor.encode([RECORD.batch, first.w.node, first.w.inc, first.seq, first.hlc, first.cls, keys]);
-}
-
-function encodeDeps(deps: readonly EffectId[]): unknown[] {
-  const out: unknown[] = [];
-  for (const d of deps) out.push(d.w.node, d.w.inc, d.seq);
-  return out;
+  const w = writer.reset().array(7).num(RECORD.batch).str(first.w.node).num(first.w.inc).num(first.seq)
+    .num(first.hlc).num(first.cls).array(effects.length);
+  for (const e of effects) {
+    w.array(4).num(e.db).str(e.key).array(e.deps.length * 3);
+    for (const d of e.deps) w.str(d.w.node).num(d.w.inc).num(d.seq);
+    w.value(e.ops);
+  }
+  return w.bytes();
 }
 
 function decodeDeps(flat: unknown[]): EffectId[] {
@@ -76,9 +82,12 @@ function decodeDeps(flat: unknown[]): EffectId[] {
   return out;
 }
 
-/** Encodes a keyspace-wide effect. */
+/** Encodes a keyspace-wide effect (a view into a reused buffer). */
 export function encodeEpoch(e: EpochEffect): Uint8Array {
-  return cbor.encode([RECORD.epoch, e.w.node, e.w.inc, e.seq, e.hlc, e.op]);
+  return writer.reset().array(6).num(RECORD.epoch).str(e.w.node).num(e.w.inc).num(e.seq).num(e.hlc).value(
+    e.op,
+  )
+    .bytes();
 }
 
 /** A decoded log record. */
@@ -88,7 +97,7 @@ export type DecodedRecord =
 
 /** Decodes a log record payload. */
 export function decodeRecord(payload: Uint8Array): DecodedRecord {
-  const r = decoder.decode(payload) as unknown[];
+  const r = fromWire(decoder.decode(payload)) as unknown[];
   const w = Writer.of(r[1] as string, r[2] as number);
   if (r[0] === RECORD.batch) {
     const first = r[3] as number, hlc = r[4] as number, cls = r[5] as 0 | 1;

@@ -10,7 +10,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { frameRecord, parseFrames } from "../core/codec.ts";
+import { FRAME_HEADER, frameRecord, parseFrames } from "../core/codec.ts";
+import { crc32 } from "../core/crc32.ts";
 import type { NodeMeta, Storage, StoredState } from "../core/env.ts";
 
 const SEG_RE = /^log-(\d{8})\.seg$/;
@@ -22,7 +23,8 @@ export class DiskStorage implements Storage {
   readonly #dir: string;
   #fd = -1;
   #segment = 0;
-  #pending: Uint8Array[] = [];
+  /** Framed records appended but not yet written; reused between flushes. */
+  #buf = Buffer.allocUnsafe(1 << 16);
   #pendingBytes = 0;
   #logBytes = 0;
   #flushScheduled = false;
@@ -96,9 +98,17 @@ export class DiskStorage implements Storage {
   }
 
   append(payload: Uint8Array): void {
-    const framed = frameRecord(payload);
-    this.#pending.push(framed);
-    this.#pendingBytes += framed.length;
+    const need = this.#pendingBytes + FRAME_HEADER + payload.length;
+    if (need > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2));
+      this.#buf.copy(bigger, 0, 0, this.#pendingBytes);
+      this.#buf = bigger;
+    }
+    const at = this.#pendingBytes;
+    this.#buf.writeUInt32LE(payload.length, at);
+    this.#buf.writeUInt32LE(crc32(payload), at + 4);
+    this.#buf.set(payload, at + FRAME_HEADER);
+    this.#pendingBytes = need;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.flush());
@@ -107,15 +117,14 @@ export class DiskStorage implements Storage {
 
   flush(): void {
     this.#flushScheduled = false;
-    if (this.#pending.length === 0) return;
-    const buf = this.#pending.length === 1
-      ? this.#pending[0]
-      : Buffer.concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const n = this.#pendingBytes;
+    if (n === 0) return;
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.#fd, buf, off, buf.length - off);
-    this.#logBytes += buf.length;
+    while (off < n) off += fs.writeSync(this.#fd, this.#buf, off, n - off);
+    this.#pendingBytes = 0;
+    this.#logBytes += n;
+    // A burst must not pin a huge buffer forever.
+    if (this.#buf.length > 1 << 24) this.#buf = Buffer.allocUnsafe(1 << 16);
   }
 
   sync(done: () => void): void {

@@ -77,7 +77,7 @@ const INT_RE = /^-?(0|[1-9][0-9]*)$/;
  * number when it is a safe integer, else a bigint; null when it is not an int64.
  */
 export function parseInt64(s: string): number | bigint | null {
-  if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return null;
+  if (s.length === 0 || s.length > 20 || !INT_RE.test(s) || s === "-0") return null;
   if (s.length < 16) return Number(s);
   const b = BigInt(s);
   if (b < I64_MIN || b > I64_MAX) return null;

@@ -258,8 +258,9 @@ function noNewlines(s: string): string {
 /**
  * Resolves a command line (args[0] is the command name) to its spec, like Redis's
  * dispatcher: case-insensitive; a container with a second argument resolves to the
- * subcommand (a container alone resolves to itself and fails its arity check); then the
- * arity is checked. Errors carry Redis's exact texts.
+ * subcommand (a container alone resolves to itself and fails its arity check). The caller
+ * checks the arity (`arityOk`), so a refused EXEC inside MULTI can abort the transaction.
+ * Errors carry Redis's exact texts.
  */
 export function lookupCommand(args: readonly string[]): { spec: CommandSpec } | { error: ErrorReply } {
   const base = args.length ? TOP.get(args[0]!.toLowerCase()) : undefined;
@@ -270,7 +271,6 @@ export function lookupCommand(args: readonly string[]): { spec: CommandSpec } | 
     if (!sub) return { error: unknownSubcommandError(args[0]!, args[1]!) };
     spec = sub;
   }
-  if (!arityOk(spec, args.length)) return { error: arityError(spec) };
   return { spec };
 }
 
@@ -488,54 +488,70 @@ export function globMatch(pattern: string, s: string, nocase: boolean): boolean 
     pattern = pattern.toLowerCase();
     s = s.toLowerCase();
   }
-  const match = (p: number, i: number): boolean => {
-    while (p < pattern.length) {
-      const c = pattern[p]!;
+  // Linear-time wildcard matching: on a mismatch, only the most recent `*` is retried (one more
+  // character swallowed), which is enough because a later `*` can absorb anything an earlier
+  // one could. No recursion, so no stack to overflow.
+  let p = 0, i = 0, starP = -1, starI = 0;
+  while (i < s.length) {
+    if (p < pattern.length) {
+      const c = pattern[p];
       if (c === "*") {
         while (pattern[p + 1] === "*") p++;
-        if (p + 1 === pattern.length) return true;
-        for (let j = i; j <= s.length; j++) if (match(p + 1, j)) return true;
-        return false;
+        starP = p++;
+        starI = i;
+        continue;
       }
-      if (i >= s.length) return false;
       if (c === "?") {
         p++;
         i++;
         continue;
       }
       if (c === "[") {
-        p++;
-        const not = pattern[p] === "^";
-        if (not) p++;
-        let hit = false;
-        while (p < pattern.length && pattern[p] !== "]") {
-          if (pattern[p] === "\\" && p + 1 < pattern.length) {
-            p++;
-            if (pattern[p] === s[i]) hit = true;
-          } else if (pattern[p + 1] === "-" && p + 2 < pattern.length && pattern[p + 2] !== "]") {
-            let lo = pattern[p]!, hi = pattern[p + 2]!;
-            if (lo > hi) [lo, hi] = [hi, lo];
-            if (s[i]! >= lo && s[i]! <= hi) hit = true;
-            p += 2;
-          } else if (pattern[p] === s[i]) {
-            hit = true;
-          }
-          p++;
+        const end = classMatch(pattern, p, s[i]);
+        if (end >= 0) {
+          p = end;
+          i++;
+          continue;
         }
-        if (not) hit = !hit;
-        if (!hit) return false;
-        p++; // past "]" (or the end of an unterminated class)
-        i++;
-        continue;
+      } else {
+        const lit = c === "\\" && p + 1 < pattern.length ? pattern[p + 1] : c;
+        if (lit === s[i]) {
+          p += c === "\\" && p + 1 < pattern.length ? 2 : 1;
+          i++;
+          continue;
+        }
       }
-      if (c === "\\" && p + 1 < pattern.length) p++;
-      if (pattern[p] !== s[i]) return false;
-      p++;
-      i++;
     }
-    return i === s.length;
-  };
-  return match(0, 0);
+    if (starP < 0) return false;
+    p = starP + 1;
+    i = ++starI;
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
+}
+
+/** Matches `ch` against the class starting at `pattern[p] === "["`; the index after it, or -1. */
+function classMatch(pattern: string, p: number, ch: string): number {
+  p++;
+  const not = pattern[p] === "^";
+  if (not) p++;
+  let hit = false;
+  while (p < pattern.length && pattern[p] !== "]") {
+    if (pattern[p] === "\\" && p + 1 < pattern.length) {
+      p++;
+      if (pattern[p] === ch) hit = true;
+    } else if (pattern[p + 1] === "-" && p + 2 < pattern.length && pattern[p + 2] !== "]") {
+      let lo = pattern[p], hi = pattern[p + 2];
+      if (lo > hi) [lo, hi] = [hi, lo];
+      if (ch >= lo && ch <= hi) hit = true;
+      p += 2;
+    } else if (pattern[p] === ch) {
+      hit = true;
+    }
+    p++;
+  }
+  if (not) hit = !hit;
+  return hit ? p + 1 : -1;
 }
 
 /**

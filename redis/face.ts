@@ -10,7 +10,7 @@ import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
 import { Client, type Transport } from "./client.ts";
-import { E, err, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
+import { E, err, type ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
 export interface HostInfo {
@@ -151,8 +151,10 @@ export class Face {
     const found = lookupCommand(args);
     if ("error" in found) return this.#reject(client, found.error);
     const spec = found.spec;
-    if (!arityOk(spec, args.length)) return this.#reject(client, arityError(spec));
-    if (!client.authenticated && !NOAUTH_ALLOWED.has(rootName(spec))) return this.#reject(client, E.noAuth);
+    if (!arityOk(spec, args.length)) return this.#reject(client, arityError(spec), spec);
+    if (!client.authenticated && !NOAUTH_ALLOWED.has(rootName(spec))) {
+      return this.#reject(client, E.noAuth, spec);
+    }
     if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
       if (spec.flags.has("no-multi")) {
         return this.#reject(client, err("ERR Command not allowed inside a transaction"));
@@ -181,8 +183,24 @@ export class Face {
     this.#commitAndReply(client, batch, reply);
   }
 
-  #reject(client: Client, e: Reply): void {
+  /** Refuses a command; inside MULTI that fails the transaction, and a refused EXEC ends it. */
+  #reject(client: Client, e: ErrorReply, spec?: CommandSpec): void {
+    this.stats.errorReplies++;
+    if (spec?.name === "exec") {
+      // Redis answers a refused EXEC with EXECABORT, in or out of MULTI.
+      client.multi = null;
+      client.multiError = false;
+      this.unwatchAll(client);
+      const reason = e.s.startsWith("ERR ") ? e.s.slice(4) : e.s;
+      client.reply(err(`EXECABORT Transaction discarded because of: ${reason}`));
+      return;
+    }
     if (client.multi !== null) client.multiError = true;
+    client.reply(e);
+  }
+
+  /** An error that does not fail the surrounding transaction (nested MULTI, WATCH in MULTI). */
+  #refuse(client: Client, e: ErrorReply): void {
     this.stats.errorReplies++;
     client.reply(e);
   }
@@ -235,7 +253,7 @@ export class Face {
   // ---------------------------------------------------------------- transactions
 
   #multi(client: Client): void {
-    if (client.multi !== null) return this.#reject(client, err("ERR MULTI calls can not be nested"));
+    if (client.multi !== null) return this.#refuse(client, err("ERR MULTI calls can not be nested"));
     client.multi = [];
     client.multiError = false;
     client.reply(OK);
@@ -270,7 +288,7 @@ export class Face {
   }
 
   #watch(client: Client, args: string[]): void {
-    if (client.multi !== null) return this.#reject(client, err("ERR WATCH inside MULTI is not allowed"));
+    if (client.multi !== null) return this.#refuse(client, err("ERR WATCH inside MULTI is not allowed"));
     const now = this.engine.hlc.nowMs();
     for (let i = 1; i < args.length; i++) {
       // Looking up frees a key already expired, so a stale key does not fail EXEC later.

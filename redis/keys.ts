@@ -29,6 +29,7 @@ const INT_RANGE = err("ERR value is out of range, value must between -2147483648
 const NX_CONFLICT = err("ERR NX and XX, GT or LT options at the same time are not compatible");
 const GT_LT_CONFLICT = err("ERR GT and LT options at the same time are not compatible");
 const INVALID_CURSOR = err("ERR invalid cursor");
+const NOVALUES_SCAN = err("ERR NOVALUES option can only be used in HSCAN");
 const NO_LFU = err(
   "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when " +
     "switching between policies at runtime LRU and LFU data will take some time to adjust.",
@@ -39,7 +40,6 @@ const RANDOMKEY_TRIES = 32;
 /** SCAN's default COUNT. */
 const SCAN_DEFAULT_COUNT = 10;
 /** Type names SCAN TYPE knows besides the registered reducers'. */
-const KNOWN_TYPES = new Set(["string", "list", "set", "zset", "hash", "stream", "vectorset"]);
 
 /** Redis's shared integers: string values 0..9999 report REFCOUNT INT_MAX. */
 const SHARED_INTEGERS = 10000;
@@ -224,21 +224,23 @@ const scan: Handler = (ctx, args) => {
   let count = SCAN_DEFAULT_COUNT;
   let pattern: string | null = null;
   let typeName: string | null = null;
-  for (let i = 2; i < args.length; i += 2) {
+  for (let i = 2; i < args.length; i++) {
     const opt = args[i].toUpperCase();
-    if (i + 1 >= args.length) fail(E.syntax);
-    if (opt === "COUNT") {
-      const n = intArg(args[i + 1]);
+    const hasValue = i + 1 < args.length;
+    if (opt === "COUNT" && hasValue) {
+      const n = intArg(args[++i]);
       if (n < 1) fail(E.syntax);
       count = typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
-    } else if (opt === "MATCH") {
-      pattern = args[i + 1] === "*" ? null : args[i + 1];
-    } else if (opt === "TYPE") {
-      const t = args[i + 1].toLowerCase();
-      if (!KNOWN_TYPES.has(t) && ctx.engine.registry.forType(t) === undefined) {
-        fail(err(`ERR unknown type name '${args[i + 1]}'`));
-      }
+    } else if (opt === "MATCH" && hasValue) {
+      const p = args[++i];
+      pattern = p === "*" ? null : p;
+    } else if (opt === "TYPE" && hasValue) {
+      const name = args[++i];
+      const t = name.toLowerCase();
+      // Redis 8 matches no key for an unknown type name (7.x answered an error).
       typeName = t;
+    } else if (opt === "NOVALUES") {
+      fail(NOVALUES_SCAN);
     } else {
       fail(E.syntax);
     }

@@ -120,7 +120,9 @@ function parseLD(s: string): LD | null {
   if (mag > 4940) return null; // overflow (long double max is about 1.19e4932)
   if (mag < -4960) return null; // underflow to zero (smallest subnormal is about 3.6e-4951)
   const digits = BigInt(all);
-  const r = exp10 >= 0 ? roundLD(neg, digits * 10n ** BigInt(exp10), 1n, 0) : roundLD(neg, digits, 10n ** BigInt(-exp10), 0);
+  const r = exp10 >= 0
+    ? roundLD(neg, digits * 10n ** BigInt(exp10), 1n, 0)
+    : roundLD(neg, digits, 10n ** BigInt(-exp10), 0);
   return finiteNonZero(r);
 }
 
@@ -234,8 +236,8 @@ function unchanged(state: string | undefined): Applied<string> {
 }
 
 function changed(state: string | undefined, next: string, clearTtl = false): Applied<string> {
-  const res: Applied<string> = { state: next, undo: state, delta: next.length - (state?.length ?? 0) };
-  return clearTtl ? { ...res, deadline: 0 } : res;
+  const delta = next.length - (state?.length ?? 0);
+  return clearTtl ? { state: next, undo: state, delta, deadline: 0 } : { state: next, undo: state, delta };
 }
 
 /** Builds `s` padded with NULs to `offset` then overwritten with `v`; null if JS cannot hold it. */
@@ -292,7 +294,9 @@ export const stringType: Reducer<string> = {
       case "setrange": {
         const offset = op[1];
         const s = op[2];
-        if (typeof s !== "string" || typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+        if (
+          typeof s !== "string" || typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0
+        ) {
           return unchanged(state);
         }
         // Redis creates nothing when setting an empty string, and leaves an existing value alone.
@@ -391,7 +395,15 @@ interface ExtArgs {
  * exclude which (an option may repeat; a conflicting one is a syntax error).
  */
 function parseExt(args: string[], start: number, cmd: "set" | "get" | "msetex"): ExtArgs {
-  const a: ExtArgs = { nx: false, xx: false, get: false, keepttl: false, persist: false, expire: null, cond: null };
+  const a: ExtArgs = {
+    nx: false,
+    xx: false,
+    get: false,
+    keepttl: false,
+    persist: false,
+    expire: null,
+    cond: null,
+  };
   const setLike = cmd !== "get";
   for (let j = start; j < args.length; j++) {
     const opt = args[j].toLowerCase();
@@ -517,9 +529,7 @@ function lcs(ctx: Ctx, args: string[]): Reply {
     const ai = a.charCodeAt(i - 1);
     const row = i * w, prev = row - w;
     for (let j = 1; j <= blen; j++) {
-      t[row + j] = ai === b.charCodeAt(j - 1)
-        ? t[prev + j - 1] + 1
-        : Math.max(t[prev + j], t[row + j - 1]);
+      t[row + j] = ai === b.charCodeAt(j - 1) ? t[prev + j - 1] + 1 : Math.max(t[prev + j], t[row + j - 1]);
     }
   }
   const total = t[alen * w + blen];
@@ -581,7 +591,9 @@ export const stringCommands: Record<string, Handler> = {
     const abort = o.get ? old : null;
     const ks = live(ctx, key);
     const c = o.cond;
-    if ((o.nx && ks !== undefined) || ((o.xx || c?.kind === "ifeq" || c?.kind === "ifdeq") && ks === undefined)) {
+    if (
+      (o.nx && ks !== undefined) || ((o.xx || c?.kind === "ifeq" || c?.kind === "ifdeq") && ks === undefined)
+    ) {
       return abort;
     }
     if (ks !== undefined && c !== null) {

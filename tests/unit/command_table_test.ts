@@ -3,6 +3,8 @@ import { existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import {
   allCommands,
+  arityError,
+  arityOk,
   commandCount,
   commandDocsReply,
   commandHasKeys,
@@ -22,10 +24,12 @@ function spec(args: string[]): CommandSpec {
   return r.spec;
 }
 
+/** The error the dispatcher answers: lookup first, then the arity check. */
 function error(args: string[]): string {
   const r = lookupCommand(args);
-  if (!("error" in r)) throw new Error(`expected an error for ${args.join(" ")}`);
-  return r.error.s;
+  if ("error" in r) return r.error.s;
+  if (!arityOk(r.spec, args.length)) return arityError(r.spec).s;
+  throw new Error(`expected an error for ${args.join(" ")}`);
 }
 
 function keys(args: string[]): string[] {

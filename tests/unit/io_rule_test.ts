@@ -86,12 +86,24 @@ const FORBIDDEN: [string, RegExp][] = [
   ["fetch(", /(?<![\w$.])fetch\s*\(/],
 ];
 
-const IO_MODULES = ["fs", "fs/promises", "net", "dgram", "child_process", "os", "http", "https", "tls", "worker_threads"];
+const IO_MODULES = [
+  "fs",
+  "fs/promises",
+  "net",
+  "dgram",
+  "child_process",
+  "os",
+  "http",
+  "https",
+  "tls",
+  "worker_threads",
+];
 
 /** Module specifiers imported or re-exported by a (comment-stripped) source, with their lines. */
 function importsOf(code: string): { spec: string; line: number }[] {
   const out: { spec: string; line: number }[] = [];
-  const re = /(?:\bimport\s*(?:type\s+)?(?:[\w$*{}\s,]+?\s*from\s*)?|\bexport\s*(?:type\s+)?[\w$*{}\s,]+?\s*from\s*|\bimport\s*\(\s*)(["'])([^"'\n]+)\1/g;
+  const re =
+    /(?:\bimport\s*(?:type\s+)?(?:[\w$*{}\s,]+?\s*from\s*)?|\bexport\s*(?:type\s+)?[\w$*{}\s,]+?\s*from\s*|\bimport\s*\(\s*)(["'])([^"'\n]+)\1/g;
   for (const m of code.matchAll(re)) {
     out.push({ spec: m[2], line: code.slice(0, m.index).split("\n").length });
   }
@@ -112,7 +124,9 @@ function check(dir: string): Violation[] {
     const lines = code.split("\n");
     lines.forEach((line, i) => {
       for (const [name, re] of FORBIDDEN) {
-        if (re.test(line)) violations.push({ where: `${rel}:${i + 1}`, what: `uses ${name}: ${line.trim()}` });
+        if (re.test(line)) {
+          violations.push({ where: `${rel}:${i + 1}`, what: `uses ${name}: ${line.trim()}` });
+        }
       }
     });
     for (const { spec, line } of importsOf(code)) {
@@ -129,7 +143,10 @@ function check(dir: string): Violation[] {
           violations.push({ where: `${rel}:${line}`, what: `core imports outside core/: '${spec}'` });
         }
       } else if (inCore && spec !== "cbor-x") {
-        violations.push({ where: `${rel}:${line}`, what: `core imports package '${spec}' (only cbor-x is allowed)` });
+        violations.push({
+          where: `${rel}:${line}`,
+          what: `core imports package '${spec}' (only cbor-x is allowed)`,
+        });
       }
     }
   }
@@ -152,7 +169,9 @@ test("the checker itself finds what it should", () => {
     ].join("\n"),
   );
   const lines = code.split("\n");
-  const hits = lines.flatMap((l, i) => FORBIDDEN.filter(([, re]) => re.test(l)).map(([n]) => `${i + 1}:${n}`));
+  const hits = lines.flatMap((l, i) =>
+    FORBIDDEN.filter(([, re]) => re.test(l)).map(([n]) => `${i + 1}:${n}`)
+  );
   expect(hits).toEqual(["5:Date.now"]);
   expect(importsOf(code).map((x) => x.spec)).toEqual(["node:fs"]);
   expect(importsOf('export { a } from "../net/x.ts";\nconst m = await import("os");').map((x) => x.line))

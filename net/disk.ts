@@ -28,6 +28,9 @@ export class DiskStorage implements Storage {
   #pendingBytes = 0;
   #logBytes = 0;
   #flushScheduled = false;
+  /** fdatasync calls in flight. */
+  #syncing = 0;
+  #retired: number[] = [];
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -129,10 +132,18 @@ export class DiskStorage implements Storage {
 
   sync(done: () => void): void {
     this.flush();
+    this.#syncing++;
     fs.fdatasync(this.#fd, (e) => {
       if (e) throw e; // A failed fsync leaves the log's durability unknown: crash loudly.
+      if (--this.#syncing === 0) this.#closeRetired();
       done();
     });
+  }
+
+  /** Closes segment fds a checkpoint retired once no fdatasync may still be using them. */
+  #closeRetired(): void {
+    for (const fd of this.#retired) fs.closeSync(fd);
+    this.#retired = [];
   }
 
   checkpoint(bytes: Uint8Array, done: (error?: string) => void): void {
@@ -140,7 +151,9 @@ export class DiskStorage implements Storage {
     this.flush();
     const covered = this.#segment;
     fs.fsyncSync(this.#fd);
-    fs.closeSync(this.#fd);
+    // An fdatasync in flight may still hold the old fd: close it only once they are done.
+    this.#retired.push(this.#fd);
+    if (this.#syncing === 0) this.#closeRetired();
     this.#openSegment(covered + 1);
     this.#logBytes = 0;
     const final = path.join(this.#dir, name("checkpoint", covered, "ckpt"));
@@ -173,6 +186,7 @@ export class DiskStorage implements Storage {
   /** Flushes, fsyncs and closes (shutdown). */
   closeSync(): void {
     this.flush();
+    this.#closeRetired();
     if (this.#fd >= 0) {
       fs.fsyncSync(this.#fd);
       fs.closeSync(this.#fd);

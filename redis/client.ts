@@ -88,6 +88,7 @@ export class Client {
     this.lastInteractionMs = this.#face.engine.env.monotonicMs();
     this.#parser.feed(chunk);
     for (;;) {
+      this.#parser.unauthenticated = !this.authenticated;
       const cmd = this.#parser.next();
       if (cmd === null) break;
       if (cmd instanceof ProtocolError) {

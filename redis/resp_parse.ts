@@ -49,7 +49,18 @@ const TOO_BIG = -2;
  * large pipelined request is never rescanned from the start and a big bulk argument is never
  * preallocated from its declared length: memory grows only with bytes actually received.
  */
+/** Most arguments an unauthenticated client may announce. */
+const UNAUTH_MAX_ARGS = 10;
+/** Largest argument an unauthenticated client may announce. */
+const UNAUTH_MAX_BULK = 16384;
+
 export class RespParser {
+  /**
+   * Set while the client has not authenticated (with a password required): like Redis, such a
+   * client may announce at most 10 arguments and 16 KiB per argument, so it cannot make the
+   * server wait for (and buffer) a huge request before logging in.
+   */
+  unauthenticated = false;
   private readonly maxBulkLen: number;
   private readonly maxMultibulkLen: number;
   private readonly maxInlineLen: number;
@@ -126,6 +137,9 @@ export class RespParser {
         if (count !== count || count > this.maxMultibulkLen) {
           return this.fail("Protocol error: invalid multibulk length");
         }
+        if (this.unauthenticated && count > UNAUTH_MAX_ARGS) {
+          return this.fail("Protocol error: unauthenticated multibulk length");
+        }
         // Like Redis, the byte after CR is assumed to be LF and not checked.
         this.start = cr + 2;
         if (count <= 0) continue;
@@ -150,6 +164,9 @@ export class RespParser {
           const len = parseLongLong(buf, this.start + 1, cr);
           if (len !== len || len < 0 || len > this.maxBulkLen) {
             return this.fail("Protocol error: invalid bulk length");
+          }
+          if (this.unauthenticated && len > UNAUTH_MAX_BULK) {
+            return this.fail("Protocol error: unauthenticated bulk length");
           }
           this.start = cr + 2;
           this.bulkLen = len;

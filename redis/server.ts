@@ -435,6 +435,11 @@ function flushMode(args: string[]): void {
 }
 
 export const serverCommands: Record<string, Handler> = {
+  /** Functions arrive with scripting; until then there are none, so FLUSH has nothing to remove. */
+  "function|flush"(_ctx, args) {
+    if (args.length > 3 || (args.length === 3 && !["ASYNC", "SYNC"].includes(upper(args[2])))) fail(E.syntax);
+    return OK;
+  },
   info(ctx, args) {
     const text = infoText(ctx, args.slice(1).map((s) => s.toLowerCase()));
     return ctx.client.resp === 3 ? new VerbatimReply("txt", text) : text;

@@ -231,13 +231,57 @@ function incrFloat(cur: string | undefined, delta: string | number): string | "v
 // ------------------------------------------------------------------------------------------------
 // The reducer
 
-function unchanged(state: string | undefined): Applied<string> {
+/**
+ * A short value made by APPEND, SETRANGE or SETBIT: Redis reports such values as "raw" whatever
+ * they look like, while SET and INCR give "int" or "embstr". The wrapper exists only to answer
+ * OBJECT ENCODING like Redis; values longer than 44 bytes are raw anyway and stay plain strings.
+ */
+export class RawString {
+  constructor(readonly s: string) {}
+}
+
+/** A string key's state. */
+export type StrState = string | RawString;
+
+/** The bytes of a string state. */
+export function sv(v: StrState): string;
+export function sv(v: StrState | undefined): string | undefined;
+export function sv(v: StrState | undefined): string | undefined {
+  return v === undefined || typeof v === "string" ? v : v.s;
+}
+
+const EMBSTR_MAX = 44;
+
+function unchanged(state: StrState | undefined): Applied<StrState> {
   return { state, undo: state, delta: 0 };
 }
 
-function changed(state: string | undefined, next: string, clearTtl = false): Applied<string> {
-  const delta = next.length - (state?.length ?? 0);
-  return clearTtl ? { state: next, undo: state, delta, deadline: 0 } : { state: next, undo: state, delta };
+function changed(
+  state: StrState | undefined,
+  next: string,
+  clearTtl = false,
+  raw = false,
+): Applied<StrState> {
+  const delta = next.length - (sv(state)?.length ?? 0);
+  const v = raw && next.length <= EMBSTR_MAX ? new RawString(next) : next;
+  return clearTtl ? { state: v, undo: state, delta, deadline: 0 } : { state: v, undo: state, delta };
+}
+
+/** Sets bit `offset` (0 = most significant bit of the first byte) of `s`, padding with zeros. */
+function setBit(s: string, offset: number, bit: number): string {
+  const byte = Math.floor(offset / 8);
+  const mask = 0x80 >> (offset % 8);
+  const pad = byte >= s.length ? s + "\u0000".repeat(byte - s.length + 1) : s;
+  const old = pad.charCodeAt(byte);
+  const b = bit === 1 ? old | mask : old & ~mask;
+  return pad.slice(0, byte) + String.fromCharCode(b) + pad.slice(byte + 1);
+}
+
+/** Bit `offset` of `s` (0 past the end). */
+export function getBit(s: string, offset: number): number {
+  const byte = Math.floor(offset / 8);
+  if (byte >= s.length) return 0;
+  return (s.charCodeAt(byte) >> (7 - (offset % 8))) & 1;
 }
 
 /** Builds `s` padded with NULs to `offset` then overwritten with `v`; null if JS cannot hold it. */
@@ -256,39 +300,41 @@ const EVENTS: Record<string, string> = {
   incrbyfloat: "incrbyfloat",
   append: "append",
   setrange: "setrange",
+  setbit: "setbit",
 };
 
-export const stringType: Reducer<string> = {
+export const stringType: Reducer<StrState> & { encoding(state: StrState): string } = {
   type: "string",
-  opcodes: ["set", "incr", "incrbyfloat", "append", "setrange"],
+  opcodes: ["set", "incr", "incrbyfloat", "append", "setrange", "setbit"],
 
-  apply(state: string | undefined, op: Op): Applied<string> {
+  apply(prev: StrState | undefined, op: Op): Applied<StrState> {
+    const state = sv(prev);
     switch (op[0]) {
       case "set": {
         const v = op[1];
-        return changed(state, typeof v === "string" ? v : String(v), op[2] !== 1);
+        return changed(prev, typeof v === "string" ? v : String(v), op[2] !== 1);
       }
       case "incr": {
         const delta = op[1];
-        if (typeof delta !== "bigint" && !Number.isSafeInteger(delta)) return unchanged(state);
+        if (typeof delta !== "bigint" && !Number.isSafeInteger(delta)) return unchanged(prev);
         const cur = state === undefined ? 0 : parseI64(state);
-        if (cur === null) return unchanged(state);
+        if (cur === null) return unchanged(prev);
         const r = addI64(cur, delta as number | bigint);
-        return r === null ? unchanged(state) : changed(state, String(r));
+        return r === null ? unchanged(prev) : changed(prev, String(r));
       }
       case "incrbyfloat": {
         const delta = op[1];
-        if (typeof delta !== "string" && typeof delta !== "number") return unchanged(state);
+        if (typeof delta !== "string" && typeof delta !== "number") return unchanged(prev);
         const r = incrFloat(state, delta);
-        return r === "value" || r === "delta" || r === "range" ? unchanged(state) : changed(state, r);
+        return r === "value" || r === "delta" || r === "range" ? unchanged(prev) : changed(prev, r);
       }
       case "append": {
         const s = op[1];
-        if (typeof s !== "string") return unchanged(state);
+        if (typeof s !== "string") return unchanged(prev);
         try {
-          return changed(state, (state ?? "") + s);
+          return changed(prev, (state ?? "") + s, false, true);
         } catch {
-          return unchanged(state);
+          return unchanged(prev);
         }
       }
       case "setrange": {
@@ -297,24 +343,39 @@ export const stringType: Reducer<string> = {
         if (
           typeof s !== "string" || typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0
         ) {
-          return unchanged(state);
+          return unchanged(prev);
         }
         // Redis creates nothing when setting an empty string, and leaves an existing value alone.
-        if (s.length === 0) return unchanged(state);
+        if (s.length === 0) return unchanged(prev);
         const next = setRange(state ?? "", offset, s);
-        return next === null ? unchanged(state) : changed(state, next);
+        return next === null ? unchanged(prev) : changed(prev, next, false, true);
+      }
+      case "setbit": {
+        const offset = op[1], bit = op[2];
+        if (
+          typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0 ||
+          (bit !== 0 && bit !== 1)
+        ) {
+          return unchanged(prev);
+        }
+        return changed(prev, setBit(state ?? "", offset, bit), false, true);
       }
     }
-    return unchanged(state);
+    return unchanged(prev);
   },
 
-  undo(_state: string | undefined, undo: unknown): string | undefined {
-    return undo as string | undefined;
+  undo(_state: StrState | undefined, undo: unknown): StrState | undefined {
+    return undo as StrState | undefined;
   },
-  size: (state) => state.length,
-  encode: (state) => state,
-  decode: (data) => data as string,
-  canonical: (state) => state,
+  size: (state) => sv(state).length,
+  encode: (state) => (typeof state === "string" ? state : [state.s]),
+  decode: (data) => (Array.isArray(data) ? new RawString(data[0] as string) : data as string),
+  canonical: (state) => sv(state),
+  encoding(state: StrState): string {
+    if (typeof state !== "string") return "raw";
+    if (state.length <= 20 && parseI64(state) !== null) return "int";
+    return state.length <= EMBSTR_MAX ? "embstr" : "raw";
+  },
   event: (op) => EVENTS[op[0] as string] ?? String(op[0]),
 };
 
@@ -352,7 +413,7 @@ function strForWrite(ctx: Ctx, key: string): string | undefined {
   const ks = live(ctx, key);
   if (ks === undefined) return undefined;
   if (ks.type !== stringType) fail(E.wrongType);
-  return ks.value as string;
+  return sv(ks.value as StrState);
 }
 
 type ExpireKind = "ex" | "px" | "exat" | "pxat";
@@ -471,7 +532,8 @@ function range(len: number, start: number | bigint, end: number | bigint): [numb
   if (s < 0n) s += n;
   if (e < 0n) e += n;
   if (s < 0n) s = 0n;
-  if (e < 0n) e = 0n;
+  // Redis 8: an end still negative after adding the length selects nothing (7.x clamped it to 0).
+  if (e < 0n) return null;
   if (e >= n) e = n - 1n;
   if (s > e || len === 0) return null;
   return [Number(s), Number(e)];
@@ -480,7 +542,7 @@ function range(len: number, start: number | bigint, end: number | bigint): [numb
 function getrange(ctx: Ctx, args: string[]): Reply {
   const start = i64Arg(args[2]);
   const end = i64Arg(args[3]);
-  const v = getTyped(ctx, args[1], stringType);
+  const v = sv(getTyped(ctx, args[1], stringType));
   if (v === undefined) return "";
   const r = range(v.length, start, end);
   return r === null ? "" : v.slice(r[0], r[1] + 1);
@@ -498,8 +560,8 @@ function lcs(ctx: Ctx, args: string[]): Reply {
   if ((ka !== undefined && ka.type !== stringType) || (kb !== undefined && kb.type !== stringType)) {
     fail(err("ERR The specified keys must contain string values"));
   }
-  const a = (ka?.value as string | undefined) ?? "";
-  const b = (kb?.value as string | undefined) ?? "";
+  const a = sv(ka?.value as StrState | undefined) ?? "";
+  const b = sv(kb?.value as StrState | undefined) ?? "";
   let getLen = false, getIdx = false, withLen = false;
   let minLen = 0;
   for (let j = 3; j < args.length; j++) {
@@ -579,15 +641,39 @@ function lcs(ctx: Ctx, args: string[]): Reply {
 // ------------------------------------------------------------------------------------------------
 // Commands
 
+const E_BIT_OFFSET = err("ERR bit offset is not an integer or out of range");
+const E_BIT = err("ERR bit is not an integer or out of range");
+
+/** A bit offset argument: 0 .. 8 * proto-max-bulk-len - 1. */
+function bitOffset(ctx: Ctx, s: string): number {
+  const n = parseI64(s);
+  if (n === null || typeof n === "bigint" || n < 0 || Math.floor(n / 8) >= maxBulk(ctx)) fail(E_BIT_OFFSET);
+  return n;
+}
+
 export const stringCommands: Record<string, Handler> = {
-  get: (ctx, args) => getTyped(ctx, args[1], stringType) ?? null,
+  // SETBIT and GETBIT belong to the bitmap group but are ops on string values.
+  setbit(ctx, args) {
+    const offset = bitOffset(ctx, args[2]);
+    if (args[3] !== "0" && args[3] !== "1") fail(E_BIT);
+    const cur = strForWrite(ctx, args[1]);
+    const old = cur === undefined ? 0 : getBit(cur, offset);
+    write(ctx, args[1], ["setbit", offset, args[3] === "1" ? 1 : 0]);
+    return old;
+  },
+  getbit(ctx, args) {
+    const offset = bitOffset(ctx, args[2]);
+    const v = sv(getTyped(ctx, args[1], stringType));
+    return v === undefined ? 0 : getBit(v, offset);
+  },
+  get: (ctx, args) => sv(getTyped(ctx, args[1], stringType)) ?? null,
 
   set(ctx, args) {
     const key = args[1], value = args[2];
     const o = parseExt(args, 3, "set");
     const x = o.expire === null ? null : expireArg(ctx, o.expire.kind, o.expire.arg, "set");
     let old: string | null = null;
-    if (o.get) old = getTyped(ctx, key, stringType) ?? null;
+    if (o.get) old = sv(getTyped(ctx, key, stringType)) ?? null;
     const abort = o.get ? old : null;
     const ks = live(ctx, key);
     const c = o.cond;
@@ -598,7 +684,7 @@ export const stringCommands: Record<string, Handler> = {
     }
     if (ks !== undefined && c !== null) {
       if (ks.type !== stringType) fail(E.wrongType);
-      const cur = ks.value as string;
+      const cur = sv(ks.value as StrState);
       let ok: boolean;
       if (c.kind === "ifeq") ok = cur === c.value;
       else if (c.kind === "ifne") ok = cur !== c.value;
@@ -631,7 +717,7 @@ export const stringCommands: Record<string, Handler> = {
   getex(ctx, args) {
     const key = args[1];
     const o = parseExt(args, 2, "get");
-    const v = getTyped(ctx, key, stringType);
+    const v = sv(getTyped(ctx, key, stringType));
     if (v === undefined) return null;
     if (o.expire !== null) {
       const x = expireArg(ctx, o.expire.kind, o.expire.arg, "getex");
@@ -645,14 +731,14 @@ export const stringCommands: Record<string, Handler> = {
   },
 
   getdel(ctx, args) {
-    const v = getTyped(ctx, args[1], stringType);
+    const v = sv(getTyped(ctx, args[1], stringType));
     if (v === undefined) return null;
     write(ctx, args[1], ["del"]);
     return v;
   },
 
   getset(ctx, args) {
-    const old = getTyped(ctx, args[1], stringType) ?? null;
+    const old = sv(getTyped(ctx, args[1], stringType)) ?? null;
     write(ctx, args[1], ["set", args[2]]);
     return old;
   },
@@ -667,7 +753,7 @@ export const stringCommands: Record<string, Handler> = {
         out.push(null);
       } else {
         stats.keyspaceHits++;
-        out.push(ks.type === stringType ? ks.value as string : null);
+        out.push(ks.type === stringType ? sv(ks.value as StrState) : null);
       }
     }
     return out;
@@ -732,7 +818,7 @@ export const stringCommands: Record<string, Handler> = {
     return (cur?.length ?? 0) + s.length;
   },
 
-  strlen: (ctx, args) => getTyped(ctx, args[1], stringType)?.length ?? 0,
+  strlen: (ctx, args) => sv(getTyped(ctx, args[1], stringType))?.length ?? 0,
 
   getrange,
   substr: getrange,
@@ -752,7 +838,7 @@ export const stringCommands: Record<string, Handler> = {
   lcs,
 
   digest(ctx, args) {
-    const v = getTyped(ctx, args[1], stringType);
+    const v = sv(getTyped(ctx, args[1], stringType));
     return v === undefined ? null : ctx.face.digest(v);
   },
 
@@ -767,7 +853,7 @@ export const stringCommands: Record<string, Handler> = {
     const ks = live(ctx, key);
     if (ks === undefined) return 0;
     if (ks.type !== stringType) fail(err("ERR Key should be of string type if conditions are specified"));
-    const cur = ks.value as string;
+    const cur = sv(ks.value as StrState);
     const cond = args[2].toLowerCase();
     let del: boolean;
     if (cond === "ifeq") del = cur === args[3];

@@ -6,7 +6,7 @@ import { type Env, noStorage } from "../../core/env.ts";
 import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
 import { CommandError, type Ctx } from "../../redis/command.ts";
 import { MapReply, type Reply, SimpleReply } from "../../redis/reply.ts";
-import { stringCommands, stringType } from "../../redis/types/string.ts";
+import { stringCommands, stringType, type StrState, sv } from "../../redis/types/string.ts";
 
 // ------------------------------------------------------------------ fixtures
 
@@ -73,7 +73,7 @@ function run(...args: string[]): Reply | string {
 function value(key: string): string | undefined {
   const ks = engine.lookup(0, key, clock);
   if (ks === undefined) return undefined;
-  return ks.type === stringType ? ks.value as string : `<${ks.type!.type}>`;
+  return ks.type === stringType ? sv(ks.value as StrState) : `<${ks.type!.type}>`;
 }
 
 /** Remaining ms to live: -2 absent, -1 no expiry. */
@@ -126,11 +126,11 @@ describe("string reducer", () => {
   test("apply is total, accounts the length delta, and undo restores the previous state", () => {
     fc.assert(
       fc.property(stateArb, fc.array(opArb, { maxLength: 8 }), (s0, ops) => {
-        let s = s0;
-        const history: [string | undefined, unknown][] = [];
+        let s: StrState | undefined = s0;
+        const history: [StrState | undefined, unknown][] = [];
         for (const op of ops) {
           const res = stringType.apply(s, op, ACTX);
-          expect(res.delta).toBe((res.state?.length ?? 0) - (s?.length ?? 0));
+          expect(res.delta).toBe((sv(res.state)?.length ?? 0) - (sv(s)?.length ?? 0));
           history.push([s, res.undo]);
           s = res.state;
         }
@@ -150,7 +150,7 @@ describe("string reducer", () => {
         fc.option(i64, { nil: undefined }),
         fc.array(fc.oneof(i64, fc.bigInt({ min: -1000n, max: 1000n })), { maxLength: 20 }),
         (start, deltas) => {
-          let s: string | undefined = start === undefined ? undefined : String(start);
+          let s: StrState | undefined = start === undefined ? undefined : String(start);
           let model = start ?? 0n;
           let modelState = s;
           for (const d of deltas) {
@@ -184,12 +184,12 @@ describe("string reducer", () => {
     });
     expect(stringType.apply("old", ["set", "v", 1], ACTX).deadline).toBeUndefined();
     expect(stringType.apply("5", ["incr", 1], ACTX).deadline).toBeUndefined();
-    expect(stringType.apply("ab", ["append", "cd"], ACTX).state).toBe("abcd");
-    expect(stringType.apply(undefined, ["append", ""], ACTX).state).toBe("");
-    expect(stringType.apply("Hello World", ["setrange", 6, "Redis"], ACTX).state).toBe("Hello Redis");
-    expect(stringType.apply(undefined, ["setrange", 3, "x"], ACTX).state).toBe("\0\0\0x");
-    expect(stringType.apply("ab", ["setrange", 4, "x"], ACTX).state).toBe("ab\0\0x");
-    expect(stringType.apply(undefined, ["setrange", 3, ""], ACTX).state).toBeUndefined();
+    expect(sv(stringType.apply("ab", ["append", "cd"], ACTX).state)).toBe("abcd");
+    expect(sv(stringType.apply(undefined, ["append", ""], ACTX).state)).toBe("");
+    expect(sv(stringType.apply("Hello World", ["setrange", 6, "Redis"], ACTX).state)).toBe("Hello Redis");
+    expect(sv(stringType.apply(undefined, ["setrange", 3, "x"], ACTX).state)).toBe("\0\0\0x");
+    expect(sv(stringType.apply("ab", ["setrange", 4, "x"], ACTX).state)).toBe("ab\0\0x");
+    expect(sv(stringType.apply(undefined, ["setrange", 3, ""], ACTX).state)).toBeUndefined();
     expect(stringType.apply("10.5", ["incrbyfloat", "0.1"], ACTX).state).toBe("10.6");
     expect(stringType.apply("10.5", ["incrbyfloat", 0.25], ACTX).state).toBe("10.75");
     expect(stringType.apply("abc", ["incrbyfloat", "1"], ACTX).state).toBe("abc");
@@ -384,7 +384,8 @@ describe("reads and deletes", () => {
     expect(run("GETRANGE", "k", "-5", "-1")).toBe("World");
     expect(run("GETRANGE", "k", "-1", "-5")).toBe("");
     expect(run("GETRANGE", "k", "5", "3")).toBe("");
-    expect(run("GETRANGE", "k", "0", "-100")).toBe("H");
+    // Redis 8: an end still negative after adding the length selects nothing (7.x gave "H").
+    expect(run("GETRANGE", "k", "0", "-100")).toBe("");
     expect(run("GETRANGE", "k", "-100", "100")).toBe("Hello World");
     expect(run("GETRANGE", "k", "-9223372036854775807", "-9223372036854775808")).toBe("");
     expect(run("GETRANGE", "k", "9223372036854775807", "9223372036854775807")).toBe("");
@@ -620,7 +621,7 @@ describe("replicated folding", () => {
     // Folding the same ops in any order that respects the fold's rule gives the same value:
     // here the reducer sees the same sequence through apply/undo rollbacks.
     const ops: Op[] = [["incr", 5], ["incrbyfloat", "0.5"], ["incr", 1]];
-    let s: string | undefined = "10";
+    let s: StrState | undefined = "10";
     const undos: unknown[] = [];
     for (const op of ops) {
       const r = stringType.apply(s, op, ACTX);

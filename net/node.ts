@@ -105,6 +105,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       appendfsync: o.appendfsync,
       appendonly: disk !== null,
       hz: 10,
+      maxmemory: 0,
     },
     host: {
       pid: process.pid,

@@ -41,6 +41,8 @@ export interface FaceConfig {
   appendfsync: string;
   appendonly: boolean;
   hz: number;
+  /** Bytes of used memory past which commands flagged denyoom are refused (0 = no limit). */
+  maxmemory: number;
 }
 
 export interface FaceOptions {
@@ -53,6 +55,8 @@ export interface FaceOptions {
   shutdown: (save: boolean | null, done: (error?: string) => void) => void;
   handlers: Record<string, Handler>;
 }
+
+const E_OOM = err("OOM command not allowed when used memory > 'maxmemory'.");
 
 /** Commands allowed before AUTH. */
 const NOAUTH_ALLOWED = new Set(["auth", "hello", "quit", "reset"]);
@@ -155,8 +159,13 @@ export class Face {
     if (!client.authenticated && !NOAUTH_ALLOWED.has(rootName(spec))) {
       return this.#reject(client, E.noAuth, spec);
     }
+    if (
+      this.config.maxmemory > 0 && this.#usesMemory(client, spec) && this.usedMemory() > this.config.maxmemory
+    ) {
+      return this.#reject(client, E_OOM, spec);
+    }
     if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
-      if (spec.flags.has("no-multi")) {
+      if (spec.flags.has("no_multi")) {
         return this.#reject(client, err("ERR Command not allowed inside a transaction"));
       }
       if (client.multi.length >= 1_000_000) return this.#reject(client, err("ERR too many queued commands"));
@@ -181,6 +190,21 @@ export class Face {
     const batch = this.engine.begin();
     const reply = this.#run(client, spec, args, batch);
     this.#commitAndReply(client, batch, reply);
+  }
+
+  /** True for commands that may grow memory (an EXEC whose queue holds one counts too). */
+  #usesMemory(client: Client, spec: CommandSpec): boolean {
+    if (spec.flags.has("denyoom")) return true;
+    if (spec.name !== "exec" || client.multi === null) return false;
+    return client.multi.some((args) => {
+      const found = lookupCommand(args);
+      return "spec" in found && found.spec.flags.has("denyoom");
+    });
+  }
+
+  /** What INFO reports as used_memory: the accounted dataset plus the JS heap. */
+  usedMemory(): number {
+    return this.engine.usedBytes() + this.host.processStats().heapBytes;
   }
 
   /** Refuses a command; inside MULTI that fails the transaction, and a refused EXEC ends it. */

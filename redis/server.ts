@@ -93,7 +93,7 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
     ]));
   }
   if (want("memory")) {
-    const used = e.usedBytes() + ps.heapBytes;
+    const used = f.usedMemory();
     out.push(section("Memory", [
       ["used_memory", used],
       ["used_memory_human", humanBytes(used)],
@@ -103,8 +103,8 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["used_memory_peak_human", humanBytes(used)],
       ["used_memory_dataset", e.usedBytes()],
       ["used_memory_startup", 0],
-      ["maxmemory", 0],
-      ["maxmemory_human", "0B"],
+      ["maxmemory", f.config.maxmemory],
+      ["maxmemory_human", humanBytes(f.config.maxmemory)],
       ["maxmemory_policy", "noeviction"],
       ["mem_fragmentation_ratio", used > 0 ? (ps.rssBytes / used).toFixed(2) : "0.00"],
       ["mem_allocator", "bun"],
@@ -214,7 +214,7 @@ function intParam(key: "maxclients" | "timeout" | "hz", min: number, max: number
   };
 }
 
-function memParam(key: "protoMaxBulkLen" | "clientQueryBufferLimit"): Param {
+function memParam(key: "protoMaxBulkLen" | "clientQueryBufferLimit" | "maxmemory"): Param {
   return {
     get: (c) => String(c[key]),
     set(c, v) {
@@ -258,7 +258,7 @@ const PARAMS: Record<string, Param> = {
   appendfsync: fixed((c) => c.appendfsync),
   appendonly: fixed((c) => (c.appendonly ? "yes" : "no")),
   save: fixed(() => ""),
-  maxmemory: fixed(() => "0"),
+  maxmemory: memParam("maxmemory"),
   "maxmemory-policy": fixed(() => "noeviction"),
 };
 

@@ -123,6 +123,7 @@ function faceConfig(): FaceConfig {
     appendfsync: "always",
     appendonly: true,
     hz: 10,
+    maxmemory: 0,
   };
 }
 

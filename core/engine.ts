@@ -195,7 +195,7 @@ export class Engine {
     const d = this.dbs[db];
     const ks = d.ensure(key);
     let entry = batch.effects.get(ks);
-    const before = this.#measure(ks);
+    const before = this.#measure(ks), beforeDeadline = ks.deadline;
     const withUndo = ks.log !== null || this.#peers.length > 0;
     if (entry === undefined) {
       const e: Effect = {
@@ -210,11 +210,12 @@ export class Engine {
         ops: [],
       };
       entry = { e, steps: applyEffect(ks, e, this.registry, withUndo) };
+      if (batch.effects === NO_EFFECTS) batch.effects = new Map();
       batch.effects.set(ks, entry);
     }
     (entry.e.ops as Op[]).push(op);
     applyOp(ks, entry.e, entry.e.ops.length - 1, this.registry, entry.steps, withUndo);
-    this.#account(d, db, key, ks, before);
+    this.#account(d, db, key, ks, before, beforeDeadline);
   }
 
   /** Seals a batch: one effect per key, one log record; `durable` runs when the policy allows. */
@@ -298,11 +299,6 @@ export class Engine {
     });
   }
 
-  /** Flushes appended records to the OS (called by the shell once per event-loop turn). */
-  flush(): void {
-    if (this.env.storage.durable && this.appendfsync !== "always") this.env.storage.flush();
-  }
-
   // ---------------------------------------------------------------- keyspace-wide effects
 
   /** FLUSHALL, FLUSHDB or SWAPDB as one effect (called by Batch.epoch). */
@@ -380,11 +376,11 @@ export class Engine {
       const d = this.dbs[e.db];
       const ks = d.ensure(e.key);
       if (isApplied(ks, e)) continue;
-      const before = this.#measure(ks);
+      const before = this.#measure(ks), beforeDeadline = ks.deadline;
       this.stats.reorders += insertEffect(ks, e, this.registry);
       this.stats.effectsApplied++;
       this.#stabilize(ks);
-      this.#account(d, e.db, e.key, ks, before);
+      this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
     }
     return true;
@@ -420,9 +416,9 @@ export class Engine {
       const d = this.dbs[e.db];
       const ks = d.ensure(e.key);
       if (isApplied(ks, e)) continue;
-      const before = this.#measure(ks);
+      const before = this.#measure(ks), beforeDeadline = ks.deadline;
       applyEffect(ks, e, this.registry, false);
-      this.#account(d, e.db, e.key, ks, before);
+      this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.vv === null && (ks.moreTips !== null || (ks.tipW !== null && ks.tipW !== e.w))) ks.pinVv();
       const tips = ks.tips().filter((t) => !e.deps.some((x) => x.w === t.w && x.seq === t.seq));
       tips.push({ w: e.w, seq: e.seq });
@@ -439,7 +435,11 @@ export class Engine {
     return ks.type === null ? -1 : ks.bytes;
   }
 
-  #account(d: Db, db: number, key: string, ks: KeyState, before: number): void {
+  /**
+   * Adjusts the db's counters after `ks` changed from (`before` bytes or -1 when absent,
+   * `beforeDeadline`), and indexes a new deadline.
+   */
+  #account(d: Db, db: number, key: string, ks: KeyState, before: number, beforeDeadline: number): void {
     const wasLive = before >= 0;
     const isLive = ks.type !== null;
     if (wasLive !== isLive) {
@@ -447,28 +447,15 @@ export class Engine {
       d.bytes += isLive ? key.length : -key.length;
     }
     d.bytes += (isLive ? ks.bytes : 0) - (wasLive ? before : 0);
-    if (ks.deadline !== 0) this.#deadlines.push(ks.deadline, db, key);
-    this.#recountExpiring(d, ks);
-  }
-
-  #recountExpiring(d: Db, ks: KeyState): void {
-    // `expiring` counts keys with a deadline; KeyState remembers whether it was counted.
-    const has = ks.deadline !== 0 && ks.type !== null;
-    const counted = expiringCounted.has(ks);
-    if (has && !counted) {
-      expiringCounted.add(ks);
-      d.expiring++;
-    } else if (!has && counted) {
-      expiringCounted.delete(ks);
-      d.expiring--;
-    }
+    const wasExpiring = wasLive && beforeDeadline !== 0, isExpiring = isLive && ks.deadline !== 0;
+    if (wasExpiring !== isExpiring) d.expiring += isExpiring ? 1 : -1;
+    if (isExpiring && ks.deadline !== beforeDeadline) this.#deadlines.push(ks.deadline, db, key);
   }
 
   #dropIfSettled(db: number, key: string, ks: KeyState): void {
     // A cluster of one forgets a deleted key's tips with it; with peers a tombstone stays until
     // the key's history is stable everywhere (the next issue's subscriptions).
     if (ks.type === null && ks.settled() && this.#peers.length === 0) {
-      if (expiringCounted.delete(ks)) this.dbs[db].expiring--;
       this.dbs[db].drop(key, ks);
     }
   }
@@ -477,12 +464,12 @@ export class Engine {
   #expire(db: number, key: string, ks: KeyState): void {
     if (!ks.settled()) return;
     const d = this.dbs[db];
-    const before = this.#measure(ks);
+    const before = this.#measure(ks), beforeDeadline = ks.deadline;
     ks.type = null;
     ks.value = undefined;
     ks.deadline = 0;
     ks.bytes = 0;
-    this.#account(d, db, key, ks, before);
+    this.#account(d, db, key, ks, before, beforeDeadline);
     this.stats.expiredKeys++;
     this.#dropIfSettled(db, key, ks);
     this.onExpired?.(db, key);
@@ -638,7 +625,7 @@ export class Engine {
           ks.vv = [];
           for (const id of unflatIds(vv)) ks.vv.push(id.w, id.seq);
         }
-        this.#account(d, db, key, ks, -1);
+        this.#account(d, db, key, ks, -1, 0);
         n++;
       }
     }
@@ -662,9 +649,6 @@ export class Engine {
     return fnv64(parts.join("\u0001"));
   }
 }
-
-/** Whether a KeyState is counted in its db's `expiring` (kept outside KeyState to save memory). */
-const expiringCounted = new WeakSet<KeyState>();
 
 function unflatIds(flat: unknown[]): EffectId[] {
   const out: EffectId[] = [];
@@ -690,15 +674,24 @@ function fnv64(s: string): string {
   return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0");
 }
 
+/** A key's effect being built by a batch, with its undo steps. */
+export interface BatchEntry {
+  e: Effect;
+  steps: unknown[];
+}
+
+const NO_EFFECTS: Map<KeyState, BatchEntry> = new Map();
+
 /**
  * One command's (or one MULTI's) writes on the local path. Reads go through `get` so the command
  * sees the batch's own writes and one clock reading.
  */
 export class Batch {
-  /** Per key written: the effect being built and its undo steps. */
-  readonly effects = new Map<KeyState, { e: Effect; steps: unknown[] }>();
-  /** Keys read with the tips seen (the plan's read set, for the envelope path). */
-  readonly reads = new Map<string, EffectId[]>();
+  /**
+   * Per key written: the effect being built and its undo steps. Most commands only read, so
+   * the map is allocated on the first write (a shared empty map until then).
+   */
+  effects: Map<KeyState, BatchEntry> = NO_EFFECTS;
 
   constructor(readonly engine: Engine, readonly hlc: number) {}
 

@@ -57,8 +57,14 @@ const OUTPUT_BUFFER_LIMIT = 1 << 30;
 
 interface SocketData {
   client: Client | null;
+  /** Reply bytes of this turn, sent at its end. */
+  out: Uint8Array[];
+  outBytes: number;
+  /** Bytes the socket did not take yet (backpressure), sent on drain. */
   queue: Uint8Array[];
   queued: number;
+  /** End the socket once everything queued is out. */
+  closing: boolean;
 }
 
 /** A started node. */
@@ -133,29 +139,60 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     handlers,
   });
 
+  // Replies leave once per event-loop turn, after the log's buffered records were written to the
+  // OS (one write(2) for every command of the turn, like Redis's beforeSleep): an acknowledged
+  // write survives kill -9, and pipelines from many clients share the syscalls.
+  const dirty = new Set<Socket<SocketData>>();
+  let turnScheduled = false;
+  const endOfTurn = () => {
+    turnScheduled = false;
+    disk?.flush();
+    for (const socket of dirty) sendOut(socket);
+    dirty.clear();
+  };
+  const sendOut = (socket: Socket<SocketData>) => {
+    const d = socket.data;
+    if (d.out.length > 0) {
+      const bytes = d.out.length === 1 ? d.out[0] : Buffer.concat(d.out, d.outBytes);
+      d.out = [];
+      d.outBytes = 0;
+      if (d.queue.length > 0) {
+        d.queue.push(bytes);
+        d.queued += bytes.length;
+      } else {
+        const n = Math.max(socket.write(bytes), 0);
+        if (n < bytes.length) {
+          d.queue.push(bytes.subarray(n));
+          d.queued += bytes.length - n;
+        }
+      }
+    }
+    if (d.closing && d.queue.length === 0) socket.end();
+  };
+
   const socketHandlers = (kind: "tcp" | "unix", laddr: () => string) => ({
     open(socket: Socket<SocketData>) {
-      socket.data = { client: null, queue: [], queued: 0 };
+      socket.data = { client: null, out: [], outBytes: 0, queue: [], queued: 0, closing: false };
+      const later = () => {
+        dirty.add(socket);
+        if (!turnScheduled) {
+          turnScheduled = true;
+          setImmediate(endOfTurn);
+        }
+      };
       const transport: Transport = {
         write(bytes) {
           const d = socket.data;
           face.stats.netOutputBytes += bytes.length;
-          if (d.queue.length > 0) {
-            d.queue.push(bytes);
-            d.queued += bytes.length;
-            return;
-          }
-          const n = socket.write(bytes);
-          if (n < bytes.length) {
-            d.queue.push(bytes.subarray(Math.max(n, 0)));
-            d.queued += bytes.length - Math.max(n, 0);
-          }
+          d.out.push(bytes);
+          d.outBytes += bytes.length;
+          later();
         },
         close() {
-          if (socket.data.queue.length === 0) socket.end();
-          else socket.data.client = null;
+          socket.data.closing = true;
+          later();
         },
-        backlog: () => socket.data.queued,
+        backlog: () => socket.data.queued + socket.data.outBytes,
       };
       const addr = kind === "tcp"
         ? `${socket.remoteAddress}:${(socket as unknown as { remotePort?: number }).remotePort ?? 0}`
@@ -179,7 +216,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
         d.queue.shift();
         d.queued -= head.length;
       }
-      if (d.client === null || d.client.closed) socket.end();
+      if (d.closing) socket.end();
     },
     close(socket: Socket<SocketData>) {
       socket.data?.client?.transportClosed();

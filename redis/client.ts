@@ -141,7 +141,6 @@ export class Client {
   #drainPending(): void {
     while (this.#pending.length > 0 && this.#pending[0].bytes !== null) {
       const s = this.#pending.shift()!;
-      this.#face.engine.flush();
       if (!this.closed) this.#transport.write(s.bytes!);
       if (s.close) this.#doClose();
     }
@@ -156,8 +155,6 @@ export class Client {
       return;
     }
     if (this.#encoder.size() > 0) {
-      // The log reaches the OS before any reply does, so an acknowledged write survives kill -9.
-      this.#face.engine.flush();
       this.#transport.write(this.#encoder.take());
       if (this.#transport.backlog() > this.#face.config.clientOutputBufferLimit) {
         this.#face.env.log("warn", "closing client: output buffer limit", { id: this.id });

@@ -42,6 +42,8 @@ export interface EngineOptions {
 export const KEY_OVERHEAD_BYTES = 96;
 /** Largest number of effects held waiting for their deps before the engine refuses more. */
 export const MAX_HELD_EFFECTS = 1_000_000;
+/** The log grows to at least this before an automatic checkpoint compacts it. */
+export const AUTO_CHECKPOINT_MIN_BYTES = 64 * 1024 * 1024;
 /** Keys expired per active-expiry cycle at most, so one cycle never stalls the loop. */
 const EXPIRE_BATCH = 2000;
 
@@ -99,6 +101,9 @@ export class Engine {
   #changesSinceSave = 0;
   #expireTimer: unknown = null;
   #everysecTimer: unknown = null;
+  #housekeepingTimer: unknown = null;
+  /** Bytes of the last checkpoint: the log may grow to twice that (at least 64 MiB) before the next. */
+  #lastCheckpointBytes = 0;
 
   constructor(env: Env, opts: EngineOptions) {
     this.env = env;
@@ -137,6 +142,7 @@ export class Engine {
     this.#lastSave = Math.floor(this.env.wallMs() / 1000);
     this.#scheduleExpire();
     if (this.appendfsync === "everysec" && this.env.storage.durable) this.#scheduleEverysec();
+    if (this.env.storage.durable) this.#scheduleHousekeeping();
     return { nodeId, incarnation, keysLoaded, recordsReplayed: stored.records.length, truncated };
   }
 
@@ -144,7 +150,8 @@ export class Engine {
   close(done: () => void): void {
     if (this.#expireTimer !== null) this.env.clearTimer(this.#expireTimer);
     if (this.#everysecTimer !== null) this.env.clearTimer(this.#everysecTimer);
-    this.#expireTimer = this.#everysecTimer = null;
+    if (this.#housekeepingTimer !== null) this.env.clearTimer(this.#housekeepingTimer);
+    this.#expireTimer = this.#everysecTimer = this.#housekeepingTimer = null;
     if (!this.env.storage.durable) return done();
     this.env.storage.sync(done);
   }
@@ -288,6 +295,19 @@ export class Engine {
         this.#syncInFlight = true;
         this.#syncNow();
       }
+    });
+  }
+
+  /** Checkpoints on its own when the log outgrows the last checkpoint (like AOF auto-rewrite). */
+  #scheduleHousekeeping(): void {
+    this.#housekeepingTimer = this.env.setTimer(1000, () => {
+      const limit = Math.max(AUTO_CHECKPOINT_MIN_BYTES, 2 * this.#lastCheckpointBytes);
+      if (!this.#saving && this.env.storage.logBytes() > limit) {
+        this.checkpoint((error) => {
+          if (error !== undefined) this.env.log("error", "automatic checkpoint failed", { error });
+        });
+      }
+      this.#scheduleHousekeeping();
     });
   }
 
@@ -468,7 +488,6 @@ export class Engine {
     ks.type = null;
     ks.value = undefined;
     ks.deadline = 0;
-    ks.bytes = 0;
     this.#account(d, db, key, ks, before, beforeDeadline);
     this.stats.expiredKeys++;
     this.#dropIfSettled(db, key, ks);
@@ -553,6 +572,7 @@ export class Engine {
     }
     this.#saving = true;
     const bytes = this.#encodeCheckpoint();
+    this.#lastCheckpointBytes = bytes.length;
     const changes = this.#changesSinceSave;
     this.env.storage.checkpoint(bytes, (error) => {
       this.#saving = false;
@@ -618,7 +638,6 @@ export class Engine {
         const ks = d.ensure(key);
         ks.type = r;
         ks.value = r.decode(enc);
-        ks.bytes = r.size(ks.value);
         ks.deadline = deadline;
         ks.setTips(unflatIds(tips));
         if (vv !== null) {

@@ -34,7 +34,6 @@ interface Step {
   type: KeyState["type"];
   value: unknown;
   deadline: number;
-  bytes: number;
   /** The reducer whose op this step takes back, when it ran on a value of its own type. */
   red: Reducer | null;
   redUndo: unknown;
@@ -89,7 +88,6 @@ export function applyOp(
       const value = r.decode(op[2]);
       ks.type = r;
       ks.value = value;
-      ks.bytes = r.size(value);
       ks.deadline = op[3] as number;
       return;
     }
@@ -102,6 +100,7 @@ export function applyOp(
     clear(ks);
   }
   const before = withUndo ? snapshot(ks) : null;
+  const sizeBefore = withUndo ? ks.bytes : 0;
   const res = r.apply(ks.type === r ? ks.value : undefined, op, {
     hlc: e.hlc,
     w: e.w,
@@ -115,13 +114,18 @@ export function applyOp(
     }
     steps.push(before);
   }
-  ks.bytes += res.delta;
   if (res.deadline !== undefined) ks.deadline = res.deadline;
   if (res.state === undefined) {
     clear(ks);
   } else {
     ks.type = r;
     ks.value = res.state;
+  }
+  // Invariant (checked off the hot local path): a reducer's size delta matches its sizes.
+  if (withUndo && ks.bytes - sizeBefore !== res.delta) {
+    throw new Error(
+      `reducer ${r.type}: op ${code} reported delta ${res.delta}, size changed ${ks.bytes - sizeBefore}`,
+    );
   }
 }
 
@@ -134,7 +138,6 @@ export function undoSteps(ks: KeyState, steps: unknown[]): void {
     ks.value = s.red !== null ? s.red.undo(ks.type === s.red ? ks.value : undefined, s.redUndo) : s.value;
     ks.type = s.type;
     ks.deadline = s.deadline;
-    ks.bytes = s.bytes;
   }
 }
 
@@ -143,7 +146,6 @@ function snapshot(ks: KeyState): Step {
     type: ks.type,
     value: ks.value,
     deadline: ks.deadline,
-    bytes: ks.bytes,
     red: null,
     redUndo: undefined,
   };
@@ -153,7 +155,6 @@ function clear(ks: KeyState): void {
   ks.type = null;
   ks.value = undefined;
   ks.deadline = 0;
-  ks.bytes = 0;
 }
 
 /** True when effect `id` is applied on `ks` (folded into the base, or in the unstable log). */

@@ -16,27 +16,89 @@ export interface LogEntry {
   steps: unknown[];
 }
 
+/** What few keys need: a deadline, concurrent tips, a version vector, unstable effects. */
+class KeyExt {
+  deadline = 0;
+  moreTips: EffectId[] | null = null;
+  vv: (Writer | number)[] | null = null;
+  log: LogEntry[] | null = null;
+
+  empty(): boolean {
+    return this.deadline === 0 && this.moreTips === null && this.vv === null && this.log === null;
+  }
+}
+
+/**
+ * Six fields (64 bytes in JSC) for the common key: its value and type, its scan slot and its one
+ * tip. Everything rarer lives in a `KeyExt` allocated on demand, behind accessors, so the rest of
+ * the core reads `ks.deadline` or `ks.log` without knowing where they are kept.
+ */
 export class KeyState {
   /** Reducer of the current value; null when the key is absent. */
   type: Reducer | null = null;
   value: unknown = undefined;
-  /** Absolute expiry deadline in ms; 0 = none. */
-  deadline = 0;
-  /** Accounted bytes of the value. */
-  bytes = 0;
   /** Position in the database's scan slots. */
   slot = -1;
   /** The single tip, or null; more tips (concurrent writes) in `moreTips`. */
   tipW: Writer | null = null;
   tipSeq = 0;
-  moreTips: EffectId[] | null = null;
+  ext: KeyExt | null = null;
+
+  #ext(): KeyExt {
+    return this.ext ??= new KeyExt();
+  }
+
+  #shrink(): void {
+    if (this.ext !== null && this.ext.empty()) this.ext = null;
+  }
+
+  /** Absolute expiry deadline in ms; 0 = none. */
+  get deadline(): number {
+    return this.ext === null ? 0 : this.ext.deadline;
+  }
+  set deadline(ms: number) {
+    if (ms === 0 && this.ext === null) return;
+    this.#ext().deadline = ms;
+    if (ms === 0) this.#shrink();
+  }
+
+  /** Tips besides the first (concurrent writes), or null. */
+  get moreTips(): EffectId[] | null {
+    return this.ext === null ? null : this.ext.moreTips;
+  }
+  set moreTips(t: EffectId[] | null) {
+    if (t === null && this.ext === null) return;
+    this.#ext().moreTips = t;
+    if (t === null) this.#shrink();
+  }
+
   /**
    * Version vector of effects folded into the base, flat `[writer, seq, ...]`; null while it is
    * exactly `{tipW: tipSeq}` with no unstable effects (the common single-writer case).
    */
-  vv: (Writer | number)[] | null = null;
+  get vv(): (Writer | number)[] | null {
+    return this.ext === null ? null : this.ext.vv;
+  }
+  set vv(v: (Writer | number)[] | null) {
+    if (v === null && this.ext === null) return;
+    this.#ext().vv = v;
+    if (v === null) this.#shrink();
+  }
+
   /** Applied unstable effects in fold order. */
-  log: LogEntry[] | null = null;
+  get log(): LogEntry[] | null {
+    return this.ext === null ? null : this.ext.log;
+  }
+  set log(l: LogEntry[] | null) {
+    if (l === null && this.ext === null) return;
+    this.#ext().log = l;
+    if (l === null) this.#shrink();
+  }
+
+  /** Accounted bytes of the value (the reducer keeps its size; O(1)). */
+  get bytes(): number {
+    return this.type === null ? 0 : this.type.size(this.value);
+  }
 
   /** The tips as ids. */
   tips(): EffectId[] {

@@ -52,6 +52,9 @@ export const DEFAULTS: RedisNodeOptions = {
   verbose: false,
 };
 
+/** Commands since the last full GC before an idle second triggers another. */
+const IDLE_GC_AFTER_COMMANDS = 10_000;
+
 /** Output bytes a client may leave unread before it is disconnected. */
 const OUTPUT_BUFFER_LIMIT = 1 << 30;
 
@@ -247,6 +250,19 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     );
     fs.chmodSync(o.unixsocket, o.unixsocketperm);
   }
+  // A full collection once the node goes idle after work: garbage from parsing and replies would
+  // otherwise sit in RSS until the next busy period (Redis frees eagerly; a GC'd runtime must ask).
+  let seenCommands = 0, gcAtCommands = 0;
+  const idleGc = setInterval(() => {
+    const n = face.stats.totalCommands;
+    if (n === seenCommands && n - gcAtCommands >= IDLE_GC_AFTER_COMMANDS) {
+      Bun.gc(true);
+      gcAtCommands = n;
+    }
+    seenCommands = n;
+  }, 1000);
+  idleGc.unref();
+
   env.log("info", "ready to accept connections", { port, unixsocket: o.unixsocket, dataDir: o.dataDir });
 
   const node: RedisNode = {
@@ -257,6 +273,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       if (stopping !== null) return stopping;
       stopping = new Promise<void>((resolve, reject) => {
         for (const l of listeners) l.stop(true);
+        clearInterval(idleGc);
         face.close();
         const finish = () =>
           engine.close(() => {

@@ -38,8 +38,11 @@ export interface EngineOptions {
   plantedBugReplyBeforeFsync?: boolean;
 }
 
-/** Accounted per-key overhead beside the key and value bytes (measured layout, see docs). */
-export const KEY_OVERHEAD_BYTES = 96;
+/**
+ * Accounted per-key overhead beside the key and value bytes: the KeyState (64 B in JSC), its Map
+ * entry and scan slot, and the two string headers; measured with bun:jsc heapStats (docs/design.md).
+ */
+export const KEY_OVERHEAD_BYTES = 160;
 /** Largest number of effects held waiting for their deps before the engine refuses more. */
 export const MAX_HELD_EFFECTS = 1_000_000;
 /** The log grows to at least this before an automatic checkpoint compacts it. */

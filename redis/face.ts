@@ -85,6 +85,8 @@ export class Face {
   readonly shutdown: FaceOptions["shutdown"];
   readonly clients = new Map<number, Client>();
   readonly stats: FaceStats;
+  /** JS heap in use when the face started (used_memory_startup). */
+  readonly startupMemory: number;
   readonly #handlers: Map<string, Handler>;
   /** `${db}\0${key}` -> clients watching it. */
   readonly #watchers = new Map<string, Set<Client>>();
@@ -100,6 +102,7 @@ export class Face {
     this.digest = opts.digest;
     this.shutdown = opts.shutdown;
     this.#handlers = new Map(Object.entries(opts.handlers));
+    this.startupMemory = opts.host.processStats().heapBytes;
     const now = this.env.monotonicMs();
     this.stats = {
       totalCommands: 0,
@@ -202,9 +205,12 @@ export class Face {
     });
   }
 
-  /** What INFO reports as used_memory: the accounted dataset plus the JS heap. */
+  /**
+   * What INFO reports as used_memory and maxmemory is judged by: the per-key accounting (values
+   * by their reducers' sizes plus a fixed per-key overhead) on top of the heap the node had at start.
+   */
   usedMemory(): number {
-    return this.engine.usedBytes() + this.host.processStats().heapBytes;
+    return this.startupMemory + this.engine.usedBytes();
   }
 
   /** Refuses a command; inside MULTI that fails the transaction, and a refused EXEC ends it. */

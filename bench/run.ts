@@ -409,7 +409,9 @@ async function memoryTest(kind: Kind, file: string): Promise<MemResult | { kind:
           `server exited during load (code=${s.exitCode}, signal=${s.signal}); redis-cli: ${r.out.trim()} ${r.err.trim()}`,
       };
     }
-    // No DEBUG/GC command: let the runtime settle, sample a few times, keep the minimum.
+    // MEMORY PURGE on both: Redis asks jemalloc to return dirty pages, Swytch runs a full GC.
+    // Then let each settle, sample a few times, keep the minimum.
+    await cli(s, "memory", "purge");
     await sleep(2000);
     const afterSamples: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -640,7 +642,7 @@ async function main(): Promise<void> {
   L.push("```");
   L.push("");
   L.push(
-    "then DBSIZE is polled until it reaches the key count; swytch has no command to force a GC, so the script waits 2 s, samples VmRSS 4 times 1 s apart and keeps the minimum (same for redis). bytes/key = (RSS after - RSS before) / keys.",
+    "then DBSIZE is polled until it reaches the key count, `MEMORY PURGE` is sent (a full GC in swytch, a jemalloc purge in redis), and the script waits 2 s, samples VmRSS 4 times 1 s apart and keeps the minimum (same for both). bytes/key = (RSS after - RSS before) / keys.",
   );
   L.push("");
   L.push("| server | RSS before (kB) | RSS after (kB) | bytes/key | load time (s) | DBSIZE |");

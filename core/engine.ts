@@ -88,6 +88,7 @@ export class Engine {
     fsyncs: 0,
   };
   readonly #peers: readonly string[];
+  readonly #subscribers: readonly string[];
   readonly #plantedBug: boolean;
   #writer: Writer | null = null;
   #seq = 0;
@@ -115,6 +116,7 @@ export class Engine {
     this.hlc = new Hlc(() => env.wallMs());
     this.appendfsync = opts.appendfsync ?? "everysec";
     this.#peers = opts.peers ?? [];
+    this.#subscribers = ["self", ...this.#peers];
     this.#plantedBug = opts.plantedBugReplyBeforeFsync ?? false;
   }
 
@@ -204,7 +206,7 @@ export class Engine {
   _write(batch: Batch, db: number, key: string, op: Op): void {
     const d = this.dbs[db];
     const ks = d.ensure(key);
-    let entry = batch.effects.get(ks);
+    let entry = batch._entry(ks);
     const before = this.#measure(ks), beforeDeadline = ks.deadline;
     const withUndo = ks.log !== null || this.#peers.length > 0;
     if (entry === undefined) {
@@ -219,9 +221,8 @@ export class Engine {
         group: null,
         ops: [],
       };
-      entry = { e, steps: applyEffect(ks, e, this.registry, withUndo) };
-      if (batch.effects === NO_EFFECTS) batch.effects = new Map();
-      batch.effects.set(ks, entry);
+      entry = { ks, e, steps: applyEffect(ks, e, this.registry, withUndo) };
+      batch._add(entry);
     }
     (entry.e.ops as Op[]).push(op);
     applyOp(ks, entry.e, entry.e.ops.length - 1, this.registry, entry.steps, withUndo);
@@ -230,9 +231,10 @@ export class Engine {
 
   /** Seals a batch: one effect per key, one log record; `durable` runs when the policy allows. */
   _commit(batch: Batch, durable: () => void): void {
-    if (batch.effects.size === 0) return batch.epochs > 0 ? this.#durable(durable) : durable();
+    const entries = batch.entries;
+    if (entries.length === 0) return batch.epochs > 0 ? this.#durable(durable) : durable();
     const effects: Effect[] = [];
-    for (const { e } of batch.effects.values()) effects.push(e);
+    for (const { e } of entries) effects.push(e);
     if (effects.length > 1) {
       const group = { first: effects[0].seq, size: effects.length };
       for (let i = 0; i < effects.length; i++) {
@@ -244,7 +246,7 @@ export class Engine {
       this.env.storage.append(encodeBatch(effects));
       this.stats.logRecords++;
     }
-    for (const [ks, entry] of batch.effects) this.#settleLocal(ks, entry.e, entry.steps);
+    for (const entry of entries) this.#settleLocal(entry.ks, entry.e, entry.steps);
     this.stats.effectsApplied += effects.length;
     this.#changesSinceSave += effects.length;
     this.#durable(durable);
@@ -265,13 +267,26 @@ export class Engine {
     }
     ks.log.push({ e, steps });
     ks.setTips([e]);
-    this.#stabilize(ks);
+    this.#stabilize(ks, e.db, e.key);
     if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
   }
 
-  /** Folds the stable prefix of a key's log into its base. A cluster of one: everything. */
-  #stabilize(ks: KeyState): void {
-    if (this.#peers.length === 0 && ks.log !== null) pruneLog(ks, ks.log.length);
+  /**
+   * The nodes that hold `key` and must acknowledge its effects before they are stable. Every
+   * send and every stability decision goes through here; today every member holds every key.
+   */
+  subscribers(_db: number, _key: string): readonly string[] {
+    return this.#subscribers;
+  }
+
+  /**
+   * Folds the stable prefix of a key's log into its base: the effects every subscriber has
+   * acknowledged. This node acknowledges what it applied, so a cluster of one folds everything;
+   * with peers, acknowledgements arrive with the peer sessions (cluster issue) and nothing is
+   * pruned before them.
+   */
+  #stabilize(ks: KeyState, db: number, key: string): void {
+    if (ks.log !== null && this.subscribers(db, key).length === 1) pruneLog(ks, ks.log.length);
   }
 
   #durable(done: () => void): void {
@@ -402,7 +417,7 @@ export class Engine {
       const before = this.#measure(ks), beforeDeadline = ks.deadline;
       this.stats.reorders += insertEffect(ks, e, this.registry);
       this.stats.effectsApplied++;
-      this.#stabilize(ks);
+      this.#stabilize(ks, e.db, e.key);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
     }
@@ -698,22 +713,40 @@ function fnv64(s: string): string {
 
 /** A key's effect being built by a batch, with its undo steps. */
 export interface BatchEntry {
+  ks: KeyState;
   e: Effect;
   steps: unknown[];
 }
 
-const NO_EFFECTS: Map<KeyState, BatchEntry> = new Map();
+/** Entries a batch finds by linear scan before it builds an index (most commands write one key). */
+const BATCH_SCAN_MAX = 8;
 
 /**
  * One command's (or one MULTI's) writes on the local path. Reads go through `get` so the command
  * sees the batch's own writes and one clock reading.
  */
 export class Batch {
-  /**
-   * Per key written: the effect being built and its undo steps. Most commands only read, so
-   * the map is allocated on the first write (a shared empty map until then).
-   */
-  effects: Map<KeyState, BatchEntry> = NO_EFFECTS;
+  /** Per key written, in write order: the effect being built and its undo steps. */
+  entries: BatchEntry[] = [];
+  #index: Map<KeyState, BatchEntry> | null = null;
+
+  /** The entries by key (for tests and tools; the engine uses `_entry`). */
+  get effects(): Map<KeyState, BatchEntry> {
+    return new Map(this.entries.map((x) => [x.ks, x]));
+  }
+
+  /** The entry of `ks`, if the batch wrote it. */
+  _entry(ks: KeyState): BatchEntry | undefined {
+    if (this.#index !== null) return this.#index.get(ks);
+    for (const x of this.entries) if (x.ks === ks) return x;
+    return undefined;
+  }
+
+  _add(entry: BatchEntry): void {
+    this.entries.push(entry);
+    if (this.#index !== null) this.#index.set(entry.ks, entry);
+    else if (this.entries.length > BATCH_SCAN_MAX) this.#index = new Map(this.entries.map((x) => [x.ks, x]));
+  }
 
   constructor(readonly engine: Engine, readonly hlc: number) {}
 
@@ -737,10 +770,11 @@ export class Batch {
 
   /** FLUSHDB, FLUSHALL or SWAPDB, applied now as one effect. */
   epoch(op: EpochOp): void {
-    if (this.effects.size > 0) {
+    if (this.entries.length > 0) {
       // Effects before a flush must be logged before it, so replay folds them in the same order.
       this.engine._commit(this, () => {});
-      this.effects.clear();
+      this.entries = [];
+      this.#index = null;
     }
     this.engine._epoch(op);
     this.epochs++;

@@ -184,9 +184,11 @@ export function insertEffect(ks: KeyState, e: Effect, reg: ReducerRegistry): num
   // The first position after every dep where the existing effect sorts after e.
   let from = 0;
   for (const d of e.deps) {
-    for (let i = log.length - 1; i >= from; i--) {
+    for (let i = log.length - 1; i >= 0; i--) {
       if (log[i].e.w === d.w && log[i].e.seq === d.seq) {
-        from = i + 1;
+        // Invariant: an effect comes after everything it observed (DESIGN.md section 2).
+        if (!(log[i].e.hlc < e.hlc)) throw new Error(`effect ${e.w.key}:${e.seq} hlc not above its dep's`);
+        if (i + 1 > from) from = i + 1;
         break;
       }
     }

@@ -133,6 +133,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
           sysCpuSec: cpu.system / 1e6,
         };
       },
+      purge: () => Bun.gc(true),
     },
     version: VERSION,
     digest: (v) => Bun.hash.xxHash3(Buffer.from(v, "latin1")).toString(16).padStart(16, "0"),

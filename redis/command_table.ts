@@ -255,6 +255,18 @@ function noNewlines(s: string): string {
   return s.replace(/[\r\n]/g, " ");
 }
 
+/** Names as clients send them ("SET", "set", "Set") -> spec; bounded, filled by lookups. */
+const AS_SENT = new Map<string, CommandSpec>();
+const AS_SENT_MAX = 4096;
+
+function topByName(name: string): CommandSpec | undefined {
+  let spec = AS_SENT.get(name);
+  if (spec !== undefined) return spec;
+  spec = TOP.get(name.toLowerCase());
+  if (spec !== undefined && AS_SENT.size < AS_SENT_MAX) AS_SENT.set(name, spec);
+  return spec;
+}
+
 /**
  * Resolves a command line (args[0] is the command name) to its spec, like Redis's
  * dispatcher: case-insensitive; a container with a second argument resolves to the
@@ -263,7 +275,7 @@ function noNewlines(s: string): string {
  * Errors carry Redis's exact texts.
  */
 export function lookupCommand(args: readonly string[]): { spec: CommandSpec } | { error: ErrorReply } {
-  const base = args.length ? TOP.get(args[0]!.toLowerCase()) : undefined;
+  const base = args.length ? topByName(args[0]!) : undefined;
   if (!base) return { error: unknownCommandError(args) };
   let spec = base;
   if (base.subcommands && args.length >= 2) {

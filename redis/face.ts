@@ -21,6 +21,8 @@ export interface HostInfo {
   runId: string;
   tcpPort: number;
   processStats(): { rssBytes: number; heapBytes: number; userCpuSec: number; sysCpuSec: number };
+  /** Returns free memory to the OS where the runtime can (MEMORY PURGE): a full GC. */
+  purge(): void;
 }
 
 /** The parameters the node honours (CONFIG GET/SET). */

@@ -16,6 +16,7 @@ import {
   lookupCommandByName,
   topLevelCommands,
 } from "./command_table.ts";
+import { KEY_OVERHEAD_BYTES } from "../core/engine.ts";
 import { E, err, MapReply, OK, type Reply, SimpleReply, VerbatimReply } from "./reply.ts";
 import type { FaceConfig } from "./face.ts";
 
@@ -435,7 +436,34 @@ function flushMode(args: string[]): void {
   }
 }
 
+function memory(ctx: Ctx, args: string[]): Reply {
+  const sub = upper(args[1]);
+  if (sub === "PURGE") {
+    ctx.face.host.purge();
+    return OK;
+  }
+  if (sub === "USAGE") {
+    if (args.length !== 3 && !(args.length === 5 && upper(args[3]) === "SAMPLES")) fail(E.syntax);
+    if (args.length === 5 && parseInt64(args[4]) === null) fail(E.notInt);
+    const ks = ctx.batch.get(ctx.db, args[2]);
+    return ks === undefined ? null : args[2].length + ks.bytes + KEY_OVERHEAD_BYTES;
+  }
+  if (sub === "HELP") {
+    return [
+      "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "USAGE <key> [SAMPLES <count>]",
+      "    Return memory in bytes used by <key> and its value.",
+      "PURGE",
+      "    Attempt to purge dirty pages for reclamation by the allocator.",
+      "HELP",
+      "    Print this help.",
+    ].map((s) => new SimpleReply(s));
+  }
+  fail(err(`ERR command 'memory|${args[1].toLowerCase()}' is not supported by this node yet`));
+}
+
 export const serverCommands: Record<string, Handler> = {
+  memory,
   /** Functions arrive with scripting; until then there are none, so FLUSH has nothing to remove. */
   "function|flush"(_ctx, args) {
     if (args.length > 3 || (args.length === 3 && !["ASYNC", "SYNC"].includes(upper(args[2])))) fail(E.syntax);

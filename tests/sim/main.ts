@@ -104,6 +104,7 @@ const HOST: HostInfo = {
   runId: "0".repeat(40),
   tcpPort: 6379,
   processStats: () => ({ rssBytes: 1 << 20, heapBytes: 1 << 19, userCpuSec: 0, sysCpuSec: 0 }),
+  purge: () => {},
 };
 
 function faceConfig(): FaceConfig {

@@ -701,7 +701,8 @@ function randomNodeId(env: Env): string {
   return s;
 }
 
-function fnv64(s: string): string {
+/** A 64-bit FNV-style digest of a string as 16 hex chars (state hashes; not cryptographic). */
+export function fnv64(s: string): string {
   let h1 = 0x811c9dc5, h2 = 0x01000193;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

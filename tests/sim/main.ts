@@ -15,7 +15,7 @@
  * durable, which no appendfsync policy promises otherwise. After a clean shutdown the prefix must
  * be everything executed. Every reply during the run is also compared with the model's.
  */
-import { Engine } from "../../core/engine.ts";
+import { Engine, fnv64 } from "../../core/engine.ts";
 import type { Client, Transport } from "../../redis/client.ts";
 import { Face, type FaceConfig, handlers, type HostInfo, reducers } from "../../redis/mod.ts";
 import { type CrashReport, SimDisk } from "./disk.ts";
@@ -129,15 +129,7 @@ function faceConfig(): FaceConfig {
 }
 
 /** A deterministic stand-in for XXH3 (DIGEST is not exercised for its exact value here). */
-function digest(value: string): string {
-  let h1 = 0x811c9dc5, h2 = 0x9747b28c;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0");
-}
+const digest = fnv64;
 
 class Simulation {
   readonly world: SimWorld;

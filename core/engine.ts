@@ -781,6 +781,11 @@ export class Batch {
     this.epochs++;
   }
 
+  /** True while the batch wrote nothing (its reply need not wait for anything). */
+  readOnly(): boolean {
+    return this.entries.length === 0 && this.epochs === 0;
+  }
+
   /** Seals the batch; `durable` runs once the log policy allows replying. */
   commit(durable: () => void): void {
     this.engine._commit(this, durable);

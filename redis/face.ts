@@ -272,6 +272,7 @@ export class Face {
       batch.commit(() => reply.start(release));
       return;
     }
+    if (batch.readOnly()) return client.reply(reply);
     let done = false;
     let release: ((r: Reply) => void) | null = null;
     batch.commit(() => {

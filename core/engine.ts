@@ -19,7 +19,7 @@ import {
 import type { Env } from "./env.ts";
 import { applyEffect, applyOp, depsApplied, insertEffect, isApplied, pruneLog } from "./fold.ts";
 import { Hlc, hlcMs } from "./hlc.ts";
-import { Db, DeadlineIndex, KeyState } from "./keyspace.ts";
+import { Db, type DeadlineEntry, DeadlineIndex, KeyState } from "./keyspace.ts";
 import { type Reducer, ReducerRegistry } from "./reducer.ts";
 
 export type AppendFsync = "always" | "everysec" | "no";
@@ -98,10 +98,13 @@ export class Engine {
   #heldIds = new Set<string>();
   #partialGroups = new Map<string, Effect[]>();
   #heldCount = 0;
+  /** The batch being planned (batches never interleave: a command runs to its commit). */
+  #open: Batch | null = null;
   #syncWaiters: (() => void)[] = [];
   #syncInFlight = false;
   #lastSave = 0;
   #saving = false;
+  #saveWaiters: ((error?: string) => void)[] = [];
   #changesSinceSave = 0;
   #expireTimer: unknown = null;
   #everysecTimer: unknown = null;
@@ -172,7 +175,9 @@ export class Engine {
     const ks = d.map.get(key);
     if (ks === undefined || ks.type === null) return undefined;
     if (ks.deadline !== 0 && ks.deadline <= nowMs) {
-      this.#expire(db, key, ks);
+      // A key the open batch wrote stays in place (its effect is being built); the fold resets
+      // it at the next write anyway, since that write's hlc is past the deadline.
+      if (this.#open === null || this.#open._entry(ks) === undefined) this.#expire(db, key, ks);
       return undefined;
     }
     return ks;
@@ -199,7 +204,7 @@ export class Engine {
 
   /** Starts a command's batch: one HLC timestamp for its reads and its effects. */
   begin(): Batch {
-    return new Batch(this, this.hlc.tick());
+    return this.#open = new Batch(this, this.hlc.tick());
   }
 
   /** Applies `op` to `key` inside `batch` (called by Batch.write). */
@@ -229,8 +234,14 @@ export class Engine {
     this.#account(d, db, key, ks, before, beforeDeadline);
   }
 
+  /** Forgets the open batch (it wrote nothing). */
+  _release(batch: Batch): void {
+    if (this.#open === batch) this.#open = null;
+  }
+
   /** Seals a batch: one effect per key, one log record; `durable` runs when the policy allows. */
   _commit(batch: Batch, durable: () => void): void {
+    if (this.#open === batch) this.#open = null;
     const entries = batch.entries;
     if (entries.length === 0) return batch.epochs > 0 ? this.#durable(durable) : durable();
     const effects: Effect[] = [];
@@ -255,9 +266,10 @@ export class Engine {
   /** A local effect just applied: stable at once in a cluster of one, else kept for acks. */
   #settleLocal(ks: KeyState, e: Effect, steps: unknown[]): void {
     if (ks.log === null && this.#peers.length === 0) {
-      if (ks.vv === null && (ks.moreTips !== null || (ks.tipW !== null && ks.tipW !== e.w))) ks.pinVv();
+      // A cluster of one receives nothing, so it needs no version vector to tell what it has:
+      // the new effect covers every tip and becomes the key's only one.
       ks.setTips([e]);
-      if (ks.vv !== null) ks.raiseBase(e.w, e.seq);
+      ks.vv = null;
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
       return;
     }
@@ -353,15 +365,18 @@ export class Engine {
   #applyEpoch(e: EpochEffect): void {
     this.hlc.observe(e.hlc);
     const op = e.op;
-    if (op[0] === "flushall") { for (const d of this.dbs) d.clear(); }
-    else if (op[0] === "flushdb") this.dbs[op[1]].clear();
-    else {
+    // Index entries of flushed keys go stale (their state is no longer in the map).
+    if (op[0] === "flushall") {
+      for (const d of this.dbs) d.clear();
+    } else if (op[0] === "flushdb") {
+      this.dbs[op[1]].clear();
+    } else {
       const [, a, b] = op;
       const t = this.dbs[a];
       this.dbs[a] = this.dbs[b];
       this.dbs[b] = t;
+      this.#deadlines.swapDbs(a, b);
     }
-    this.#rebuildDeadlines();
   }
 
   // ---------------------------------------------------------------- remote effects
@@ -457,12 +472,17 @@ export class Engine {
       const before = this.#measure(ks), beforeDeadline = ks.deadline;
       applyEffect(ks, e, this.registry, false);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
-      if (ks.vv === null && (ks.moreTips !== null || (ks.tipW !== null && ks.tipW !== e.w))) ks.pinVv();
-      const tips = ks.tips().filter((t) => !e.deps.some((x) => x.w === t.w && x.seq === t.seq));
-      tips.push({ w: e.w, seq: e.seq });
-      if (tips.length > 1) ks.pinVv();
-      ks.setTips(tips);
-      if (ks.vv !== null) ks.raiseBase(e.w, e.seq);
+      if (this.#peers.length === 0) {
+        ks.setTips([e]);
+        ks.vv = null;
+      } else {
+        if (ks.vv === null && (ks.moreTips !== null || (ks.tipW !== null && ks.tipW !== e.w))) ks.pinVv();
+        const tips = ks.tips().filter((t) => !e.deps.some((x) => x.w === t.w && x.seq === t.seq));
+        tips.push({ w: e.w, seq: e.seq });
+        if (tips.length > 1) ks.pinVv();
+        ks.setTips(tips);
+        if (ks.vv !== null) ks.raiseBase(e.w, e.seq);
+      }
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
     }
   }
@@ -487,7 +507,7 @@ export class Engine {
     d.bytes += (isLive ? ks.bytes : 0) - (wasLive ? before : 0);
     const wasExpiring = wasLive && beforeDeadline !== 0, isExpiring = isLive && ks.deadline !== 0;
     if (wasExpiring !== isExpiring) d.expiring += isExpiring ? 1 : -1;
-    if (isExpiring && ks.deadline !== beforeDeadline) this.#deadlines.push(ks.deadline, db, key);
+    if (isExpiring && ks.deadline !== beforeDeadline) this.#deadlines.push(ks.deadline, db, key, ks);
   }
 
   #dropIfSettled(db: number, key: string, ks: KeyState): void {
@@ -521,15 +541,20 @@ export class Engine {
     let n = 0;
     while (n < EXPIRE_BATCH && this.#deadlines.peek() <= now) {
       const x = this.#deadlines.pop()!;
-      const ks = this.dbs[x.db].map.get(x.key);
-      if (ks === undefined || ks.deadline !== x.deadline || ks.type === null) continue;
-      this.#expire(x.db, x.key, ks);
+      if (!this.#indexed(x)) continue;
+      this.#expire(x.db, x.key, x.ks);
       n++;
     }
     if (this.#deadlines.size > 1024 && this.#deadlines.size > 4 * this.#expiringTotal()) {
-      this.#rebuildDeadlines();
+      this.#deadlines.compact((x) => this.#indexed(x));
     }
     return n;
+  }
+
+  /** True while an index entry still describes its key (same state object, same deadline). */
+  #indexed(x: DeadlineEntry): boolean {
+    const ks = x.ks;
+    return ks.deadline === x.deadline && ks.type !== null && this.dbs[x.db].map.get(x.key) === ks;
   }
 
   #expiringTotal(): number {
@@ -538,25 +563,11 @@ export class Engine {
     return n;
   }
 
-  #rebuildDeadlines(): void {
-    this.#deadlines.clear();
-    this.dbs.forEach((d, db) => {
-      for (const [key, ks] of d.map) {
-        if (ks.deadline !== 0 && ks.type !== null) this.#deadlines.push(ks.deadline, db, key);
-      }
-    });
-  }
-
-  #scheduleExpire(): void {
-    this.#expireTimer = this.env.setTimer(100, () => {
+  /** Active expiry: a cycle every 100 ms, back to back while a backlog of due keys remains. */
+  #scheduleExpire(delay = 100): void {
+    this.#expireTimer = this.env.setTimer(delay, () => {
       const n = this.expireCycle();
-      this.#expireTimer = null;
-      // Keep going quickly while there is a backlog of due keys.
-      this.#expireTimer = this.env.setTimer(n >= EXPIRE_BATCH ? 1 : 100, () => {
-        this.#expireTimer = null;
-        this.#scheduleExpire();
-        this.expireCycle();
-      });
+      this.#scheduleExpire(n >= EXPIRE_BATCH ? 0 : 100);
     });
   }
 
@@ -578,10 +589,15 @@ export class Engine {
 
   /**
    * Writes a checkpoint of every key (folded base, tips, version vector) and drops the log it
-   * covers. Returns false when a checkpoint is already being written.
+   * covers, then calls `done`. Returns false when one was already being written: this one is
+   * then written right after it.
    */
   checkpoint(done: (error?: string) => void): boolean {
-    if (this.#saving) return false;
+    if (this.#saving) {
+      // One is being written: a new one follows it (it must include what came since).
+      this.#saveWaiters.push(done);
+      return false;
+    }
     if (!this.env.storage.durable) {
       this.#lastSave = Math.floor(this.env.wallMs() / 1000);
       this.#changesSinceSave = 0;
@@ -599,6 +615,9 @@ export class Engine {
         this.#changesSinceSave -= changes;
       }
       done(error);
+      const waiters = this.#saveWaiters;
+      this.#saveWaiters = [];
+      if (waiters.length > 0) this.checkpoint((e) => waiters.forEach((w) => w(e)));
     });
     return true;
   }
@@ -784,6 +803,12 @@ export class Batch {
   /** True while the batch wrote nothing (its reply need not wait for anything). */
   readOnly(): boolean {
     return this.entries.length === 0 && this.epochs === 0;
+  }
+
+  /** Ends a batch that wrote nothing (instead of `commit`). */
+  release(): void {
+    if (this.entries.length > 0 || this.epochs > 0) throw new Error("release of a batch that wrote");
+    this.engine._release(this);
   }
 
   /** Seals the batch; `durable` runs once the log policy allows replying. */

@@ -147,11 +147,6 @@ export class KeyState {
     vv.push(w, seq);
   }
 
-  /** True when the key has a value. */
-  present(): boolean {
-    return this.type !== null;
-  }
-
   /** True when nothing but the value is left to remember (no unstable effects). */
   settled(): boolean {
     return this.log === null;
@@ -179,26 +174,30 @@ export class Db {
     let ks = this.map.get(key);
     if (ks === undefined) {
       ks = new KeyState();
-      ks.slot = this.#free.length > 0 ? this.#free.pop()! : this.slots.length;
+      ks.slot = this.#freeSlot();
       this.slots[ks.slot] = key;
       this.map.set(key, ks);
     }
     return ks;
   }
 
+  /** A free slot, lowest-effort: freed ones first (skipping those trimmed away since), else a new one. */
+  #freeSlot(): number {
+    while (this.#free.length > 0) {
+      const s = this.#free.pop()!;
+      if (s < this.slots.length && this.slots[s] === undefined) return s;
+    }
+    return this.slots.length;
+  }
+
   /** Forgets a key entirely (its value must already be gone and its history settled). */
   drop(key: string, ks: KeyState): void {
+    if (this.map.get(key) !== ks) throw new Error(`drop of a stale state for key ${JSON.stringify(key)}`);
     this.map.delete(key);
     this.slots[ks.slot] = undefined;
     if (ks.slot === this.slots.length - 1) {
-      this.slots.pop();
+      // Trailing holes are trimmed; free-list entries past the end are skipped when popped.
       while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop();
-      // Free-list entries past the end are stale now; filter lazily in ensure via this check.
-      if (this.#free.length > 0) {
-        let j = 0;
-        for (const s of this.#free) if (s < this.slots.length) this.#free[j++] = s;
-        this.#free.length = j;
-      }
     } else {
       this.#free.push(ks.slot);
     }
@@ -215,68 +214,87 @@ export class Db {
   }
 }
 
-/** Min-heap of (deadline, db, key) for active expiry; stale entries are skipped when popped. */
+/** One deadline to watch: the key, its state object and the deadline it had when indexed. */
+export interface DeadlineEntry {
+  deadline: number;
+  db: number;
+  key: string;
+  ks: KeyState;
+}
+
+/**
+ * Min-heap of deadlines for active expiry. Entries go stale when a key's deadline changes or
+ * the key goes away; they are skipped when popped and dropped by `compact`, which costs the size
+ * of the heap, never of the keyspace.
+ */
 export class DeadlineIndex {
-  #deadlines: number[] = [];
-  #refs: [number, string][] = [];
+  #heap: DeadlineEntry[] = [];
 
   get size(): number {
-    return this.#deadlines.length;
+    return this.#heap.length;
   }
 
-  push(deadline: number, db: number, key: string): void {
-    const d = this.#deadlines, r = this.#refs;
-    let i = d.length;
-    d.push(deadline);
-    r.push([db, key]);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (d[p] <= deadline) break;
-      d[i] = d[p];
-      r[i] = r[p];
-      i = p;
-    }
-    d[i] = deadline;
-    r[i] = [db, key];
+  push(deadline: number, db: number, key: string, ks: KeyState): void {
+    this.#heap.push({ deadline, db, key, ks });
+    this.#up(this.#heap.length - 1);
   }
 
   /** The smallest deadline, or Infinity. */
   peek(): number {
-    return this.#deadlines.length > 0 ? this.#deadlines[0] : Infinity;
+    return this.#heap.length > 0 ? this.#heap[0].deadline : Infinity;
   }
 
-  pop(): { deadline: number; db: number; key: string } | undefined {
-    const d = this.#deadlines, r = this.#refs;
-    if (d.length === 0) return undefined;
-    const top = { deadline: d[0], db: r[0][0], key: r[0][1] };
-    const lastD = d.pop()!, lastR = r.pop()!;
-    if (d.length > 0) {
-      let i = 0;
-      const n = d.length;
-      for (;;) {
-        const a = 2 * i + 1, b = a + 1;
-        let m = i, md = lastD;
-        if (a < n && d[a] < md) {
-          m = a;
-          md = d[a];
-        }
-        if (b < n && d[b] < md) {
-          m = b;
-          md = d[b];
-        }
-        if (m === i) break;
-        d[i] = d[m];
-        r[i] = r[m];
-        i = m;
-      }
-      d[i] = lastD;
-      r[i] = lastR;
+  pop(): DeadlineEntry | undefined {
+    const h = this.#heap;
+    if (h.length === 0) return undefined;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      this.#down(0);
     }
     return top;
   }
 
-  clear(): void {
-    this.#deadlines = [];
-    this.#refs = [];
+  /** Keeps only the entries `live` accepts and restores the heap order. */
+  compact(live: (x: DeadlineEntry) => boolean): void {
+    this.#heap = this.#heap.filter(live);
+    for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
+  }
+
+  /** SWAPDB: entries of db `a` now belong to `b` and the other way round. */
+  swapDbs(a: number, b: number): void {
+    for (const x of this.#heap) {
+      if (x.db === a) x.db = b;
+      else if (x.db === b) x.db = a;
+    }
+  }
+
+  #up(i: number): void {
+    const h = this.#heap, x = h[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p].deadline <= x.deadline) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = x;
+  }
+
+  #down(i: number): void {
+    const h = this.#heap, n = h.length, x = h[i];
+    for (;;) {
+      const a = 2 * i + 1, b = a + 1;
+      let m = -1, md = x.deadline;
+      if (a < n && h[a].deadline < md) {
+        m = a;
+        md = h[a].deadline;
+      }
+      if (b < n && h[b].deadline < md) m = b;
+      if (m < 0) break;
+      h[i] = h[m];
+      i = m;
+    }
+    h[i] = x;
   }
 }

@@ -43,28 +43,28 @@ export class DiskStorage implements Storage {
     if (files.includes("meta.json")) {
       meta = JSON.parse(fs.readFileSync(path.join(this.#dir, "meta.json"), "utf8"));
     }
-    // The newest intact checkpoint.
-    const ckpts = files.map((f) => CKPT_RE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((
-      a,
-      b,
-    ) => b - a);
+    // Leftovers of a checkpoint or meta write that a crash interrupted.
+    for (const f of files) if (f.endsWith(".tmp")) fs.rmSync(path.join(this.#dir, f), { force: true });
+    const numbered = (re: RegExp) =>
+      files.map((f) => re.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((a, b) => a - b);
+    // A checkpoint is renamed into place only once fsynced, so the newest one must be intact;
+    // an older one cannot stand in for it (the segments it needs were deleted).
+    const ckpts = numbered(CKPT_RE);
     let checkpoint: Uint8Array | null = null;
     let covered = 0;
-    for (const n of ckpts) {
-      const parsed = parseFrames(fs.readFileSync(path.join(this.#dir, name("checkpoint", n, "ckpt"))));
-      if (parsed.error === null && parsed.records.length === 1) {
-        checkpoint = parsed.records[0];
-        covered = n;
-        break;
+    if (ckpts.length > 0) {
+      covered = ckpts[ckpts.length - 1];
+      const file = name("checkpoint", covered, "ckpt");
+      const parsed = parseFrames(fs.readFileSync(path.join(this.#dir, file)));
+      if (parsed.error !== null || parsed.records.length !== 1) {
+        throw new Error(`${file} is corrupt (${parsed.error ?? "wrong record count"}); refusing to start`);
       }
+      checkpoint = parsed.records[0];
     }
-    const segs = files.map((f) => SEG_RE.exec(f)).filter((m) => m !== null).map((m) => Number(m![1])).sort((
-      a,
-      b,
-    ) => a - b);
     const records: Uint8Array[] = [];
     let truncated: StoredState["truncated"] = null;
     let last = covered;
+    const segs = numbered(SEG_RE);
     for (const n of segs) {
       const file = path.join(this.#dir, name("log", n, "seg"));
       if (n <= covered) {
@@ -72,18 +72,26 @@ export class DiskStorage implements Storage {
         continue;
       }
       if (truncated !== null) {
-        // Nothing after a corrupt record can be trusted to follow it causally.
-        fs.rmSync(file, { force: true });
-        continue;
+        // Only the newest segment can have a torn tail (older ones were fsynced when the node
+        // that followed them started): a bad record before other data is corruption.
+        throw new Error(
+          `${truncated.segment} is corrupt at ${truncated.offset} (${truncated.reason}) and later segments exist; refusing to start`,
+        );
       }
-      const bytes = fs.readFileSync(file);
-      const parsed = parseFrames(bytes);
+      const parsed = parseFrames(fs.readFileSync(file));
       records.push(...parsed.records);
       this.#logBytes += parsed.end;
       last = n;
       if (parsed.error !== null) {
         truncated = { segment: path.basename(file), offset: parsed.end, reason: parsed.error };
         fs.truncateSync(file, parsed.end);
+      }
+      // What a kill -9 left in the page cache is about to be built on: make it durable first.
+      const fd = fs.openSync(file, "r+");
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
       }
     }
     this.#openSegment(last + 1);
@@ -186,9 +194,11 @@ export class DiskStorage implements Storage {
   /** Flushes, fsyncs and closes (shutdown). */
   closeSync(): void {
     this.flush();
+    if (this.#fd >= 0) fs.fsyncSync(this.#fd);
+    // An fdatasync still in flight keeps its fd; the process is about to exit anyway.
+    if (this.#syncing > 0) return;
     this.#closeRetired();
     if (this.#fd >= 0) {
-      fs.fsyncSync(this.#fd);
       fs.closeSync(this.#fd);
       this.#fd = -1;
     }

@@ -192,8 +192,19 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
           d.outBytes += bytes.length;
           later();
         },
-        close() {
-          socket.data.closing = true;
+        close(flush) {
+          const d = socket.data;
+          if (!flush) {
+            // A killed client goes now: what it did not read is dropped, not kept in memory.
+            d.out = [];
+            d.outBytes = 0;
+            d.queue = [];
+            d.queued = 0;
+            dirty.delete(socket);
+            socket.terminate();
+            return;
+          }
+          d.closing = true;
           later();
         },
         backlog: () => socket.data.queued + socket.data.outBytes,
@@ -272,24 +283,27 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     port,
     stop(opts = {}) {
       if (stopping !== null) return stopping;
-      stopping = new Promise<void>((resolve, reject) => {
-        for (const l of listeners) l.stop(true);
-        clearInterval(idleGc);
-        face.close();
-        const finish = () =>
+      const teardown = () =>
+        new Promise<void>((resolve) => {
+          for (const l of listeners) l.stop(true);
+          clearInterval(idleGc);
+          face.close();
           engine.close(() => {
             disk?.closeSync();
             if (o.unixsocket !== "") fs.rmSync(o.unixsocket, { force: true });
             env.log("info", "stopped");
             resolve();
           });
-        if (opts.save === true && disk !== null) {
-          engine.checkpoint((error) => (error === undefined ? finish() : reject(new Error(error))));
-        } else {
-          finish();
-        }
+        });
+      if (opts.save !== true || disk === null) return stopping = teardown();
+      // Save first and keep serving if it fails (as Redis does), so the caller can retry.
+      return stopping = new Promise<void>((resolve, reject) => {
+        engine.checkpoint((error) => {
+          if (error === undefined) return teardown().then(resolve);
+          stopping = null;
+          reject(new Error(error));
+        });
       });
-      return stopping;
     },
   };
   return node;

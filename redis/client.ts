@@ -13,8 +13,8 @@ import type { Face } from "./face.ts";
 /** What the shell gives a client to talk back. */
 export interface Transport {
   write(bytes: Uint8Array): void;
-  /** Closes after what was written is flushed. */
-  close(): void;
+  /** Closes: after what was written is sent when `flush`, else at once, dropping it. */
+  close(flush: boolean): void;
   /** Bytes written but not yet accepted by the socket. */
   backlog(): number;
 }
@@ -64,6 +64,7 @@ export class Client {
   /** Replies not yet sendable (their command, or one before it, awaits durability). */
   readonly #pending: Slot[] = [];
   #closing = false;
+  #quitAfterReply = false;
 
   constructor(
     face: Face,
@@ -98,6 +99,10 @@ export class Client {
         break;
       }
       this.#face.execute(this, cmd);
+      if (this.#quitAfterReply) {
+        this.#quitAfterReply = false;
+        this.#closeAfterReplies();
+      }
       if (this.#closing || this.closed) break;
     }
     if (!this.#closing && this.#parser.bytesBuffered() > this.#face.config.clientQueryBufferLimit) {
@@ -130,9 +135,10 @@ export class Client {
     if (this.#encoder.size() > 0) this.#pending.push({ bytes: this.#encoder.take(), close: false });
     const slot: Slot = { bytes: null, close: false };
     this.#pending.push(slot);
+    const resp = this.resp; // the protocol in force when the command ran, not when it finishes
     return (r) => {
       const enc = new ReplyEncoder();
-      enc.write(r, this.resp);
+      enc.write(r, resp);
       slot.bytes = enc.take();
       this.#drainPending();
     };
@@ -142,7 +148,7 @@ export class Client {
     while (this.#pending.length > 0 && this.#pending[0].bytes !== null) {
       const s = this.#pending.shift()!;
       if (!this.closed) this.#transport.write(s.bytes!);
-      if (s.close) this.#doClose();
+      if (s.close) this.#doClose(true);
     }
     if (this.#pending.length === 0) this.flush();
   }
@@ -158,10 +164,10 @@ export class Client {
       this.#transport.write(this.#encoder.take());
       if (this.#transport.backlog() > this.#face.config.clientOutputBufferLimit) {
         this.#face.env.log("warn", "closing client: output buffer limit", { id: this.id });
-        this.#doClose();
+        this.#doClose(false);
       }
     }
-    if (this.#closing && this.#pending.length === 0) this.#doClose();
+    if (this.#closing && this.#pending.length === 0) this.#doClose(true);
   }
 
   /** Closes once every queued reply is out (QUIT, protocol errors). */
@@ -170,22 +176,25 @@ export class Client {
     if (this.#pending.length > 0) this.#pending.push({ bytes: new Uint8Array(0), close: true });
   }
 
-  /** QUIT: reply, then close. */
+  /** QUIT (or CLIENT KILL of itself): close once this command's reply is out. */
   quit(): void {
-    this.#closeAfterReplies();
+    this.#quitAfterReply = true;
   }
 
   /** Closes now (CLIENT KILL, timeouts, shutdown). */
   kill(): void {
-    this.#doClose();
+    this.#doClose(false);
   }
 
-  #doClose(): void {
+  /** Closes; with `flush`, what is encoded goes out first, else it is dropped. */
+  #doClose(flush: boolean): void {
     if (this.closed) return;
-    if (this.#encoder.size() > 0 && this.#pending.length === 0) this.#transport.write(this.#encoder.take());
+    if (flush && this.#encoder.size() > 0 && this.#pending.length === 0) {
+      this.#transport.write(this.#encoder.take());
+    }
     this.closed = true;
     this.#face.disconnected(this);
-    this.#transport.close();
+    this.#transport.close(flush);
   }
 
   /** The transport went away (socket closed by the peer). */

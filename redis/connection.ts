@@ -301,6 +301,10 @@ export const connectionCommands: Record<string, Handler> = {
     ctx.client.authenticated = true;
     return OK;
   },
+  unwatch(ctx) {
+    ctx.face.unwatchAll(ctx.client);
+    return OK;
+  },
   quit(ctx) {
     ctx.client.quit();
     return OK;

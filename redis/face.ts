@@ -9,7 +9,7 @@ import type { Engine } from "../core/engine.ts";
 import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
-import { Client, type Transport } from "./client.ts";
+import { Client, LIMITS, type Transport } from "./client.ts";
 import { E, err, type ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
@@ -126,7 +126,7 @@ export class Face {
     if (this.clients.size >= this.config.maxclients) {
       this.stats.rejectedConnections++;
       transport.write(new TextEncoder().encode("-ERR max number of clients reached\r\n"));
-      transport.close();
+      transport.close(true);
       return null;
     }
     const c = new Client(this, transport, {
@@ -173,7 +173,9 @@ export class Face {
       if (spec.flags.has("no_multi")) {
         return this.#reject(client, err("ERR Command not allowed inside a transaction"));
       }
-      if (client.multi.length >= 1_000_000) return this.#reject(client, err("ERR too many queued commands"));
+      if (client.multi.length >= LIMITS.maxQueuedCommands) {
+        return this.#reject(client, err("ERR too many queued commands"));
+      }
       client.multi.push(args);
       client.reply(QUEUED);
       return;
@@ -187,10 +189,6 @@ export class Face {
         return this.#discard(client);
       case "watch":
         return this.#watch(client, args);
-      case "unwatch":
-        this.unwatchAll(client);
-        client.reply(OK);
-        return;
     }
     const batch = this.engine.begin();
     const reply = this.#run(client, spec, args, batch);
@@ -272,7 +270,10 @@ export class Face {
       batch.commit(() => reply.start(release));
       return;
     }
-    if (batch.readOnly()) return client.reply(reply);
+    if (batch.readOnly()) {
+      batch.release();
+      return client.reply(reply);
+    }
     let done = false;
     let release: ((r: Reply) => void) | null = null;
     batch.commit(() => {
@@ -304,6 +305,13 @@ export class Face {
     if (client.multi === null) return this.#reject(client, err("ERR EXEC without MULTI"));
     const queued = client.multi;
     const aborted = client.multiError;
+    // A watched key that expired since WATCH fails the transaction, as a write to it would:
+    // looking it up expires it, and expiring touches its watchers.
+    const now = this.engine.hlc.nowMs();
+    for (const id of client.watched) {
+      const sep = id.indexOf("\u0000");
+      this.engine.lookup(Number(id.slice(0, sep)), id.slice(sep + 1), now);
+    }
     const dirty = client.watchDirty;
     client.multi = null;
     client.multiError = false;
@@ -354,8 +362,11 @@ export class Face {
     if (set !== undefined) { for (const c of set) c.watchDirty = true; }
   }
 
-  /** A keyspace-wide change: watched keys of `dbs` that exist (in either db for SWAPDB) are touched. */
-  touchedDbs(dbs: readonly number[]): void {
+  /**
+   * A keyspace-wide change: FLUSHDB/FLUSHALL touch the watched keys that exist in their db;
+   * SWAPDB a b touches a watched key of a (or b) that exists in a or b. Called before the change.
+   */
+  touchedDbs(dbs: readonly number[], swap = false): void {
     if (this.#watchers.size === 0) return;
     const now = this.engine.hlc.nowMs();
     for (const [id, set] of this.#watchers) {
@@ -363,7 +374,8 @@ export class Face {
       const db = Number(id.slice(0, sep));
       if (!dbs.includes(db)) continue;
       const key = id.slice(sep + 1);
-      if (dbs.some((d) => this.engine.lookup(d, key, now) !== undefined)) {
+      const where = swap ? dbs : [db];
+      if (where.some((d) => this.engine.lookup(d, key, now) !== undefined)) {
         for (const c of set) c.watchDirty = true;
       }
     }
@@ -392,7 +404,7 @@ export class Face {
     if (this.config.timeout <= 0) return;
     const now = this.env.monotonicMs();
     for (const c of [...this.clients.values()]) {
-      if (c.multi === null && now - c.lastInteractionMs > this.config.timeout * 1000) c.kill();
+      if (now - c.lastInteractionMs > this.config.timeout * 1000) c.kill();
     }
   }
 }

@@ -72,10 +72,9 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
     ]));
   }
   if (want("clients")) {
-    let blocked = 0, watching = 0;
+    let watching = 0;
     for (const c of f.clients.values()) {
       if (c.watched.size > 0) watching++;
-      if (c.hasPending()) blocked += 0;
     }
     out.push(section("Clients", [
       ["connected_clients", f.clients.size],
@@ -83,7 +82,7 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["maxclients", f.config.maxclients],
       ["client_recent_max_input_buffer", 0],
       ["client_recent_max_output_buffer", 0],
-      ["blocked_clients", blocked],
+      ["blocked_clients", 0],
       ["tracking_clients", 0],
       ["pubsub_clients", 0],
       ["watching_clients", watching],
@@ -413,10 +412,7 @@ function command(_ctx: Ctx, args: string[]): Reply {
 // ------------------------------------------------------------------ persistence and keyspace-wide
 
 function save(ctx: Ctx, background: boolean): Reply | Deferred {
-  if (ctx.engine.saving()) {
-    if (background) fail(err("ERR Background save already in progress"));
-    fail(err("ERR Background save already in progress"));
-  }
+  if (ctx.engine.saving()) fail(err("ERR Background save already in progress"));
   if (background) {
     ctx.engine.checkpoint((error) => {
       if (error !== undefined) ctx.engine.env.log("error", "background save failed", { error });
@@ -518,7 +514,7 @@ export const serverCommands: Record<string, Handler> = {
     if (b === null) fail(err("ERR invalid second DB index"));
     const n = ctx.engine.dbs.length;
     if (a < 0 || a >= n || b < 0 || b >= n) fail(E.dbIndex);
-    ctx.face.touchedDbs([Number(a), Number(b)]);
+    ctx.face.touchedDbs([Number(a), Number(b)], true);
     if (a !== b) ctx.batch.epoch(["swapdb", Number(a), Number(b)]);
     return OK;
   },

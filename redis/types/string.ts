@@ -550,6 +550,8 @@ function getrange(ctx: Ctx, args: string[]): Reply {
 
 /** SET, SETNX, SETEX, PSETEX: writes the value and its expiry. */
 function setValue(ctx: Ctx, key: string, value: string, keepttl: boolean, x: Expire | null): void {
+  // An absolute time already past: Redis sets and at once expires the key; the net effect is a delete.
+  if (x !== null && x.op === "pexpireat" && x.ms <= ctx.batch.nowMs) return write(ctx, key, ["del"]);
   write(ctx, key, keepttl ? ["set", value, 1] : ["set", value]);
   if (x !== null) writeExpire(ctx, key, x);
 }

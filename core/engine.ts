@@ -98,6 +98,7 @@ export class Engine {
   #heldIds = new Set<string>();
   #partialGroups = new Map<string, Effect[]>();
   #heldCount = 0;
+  #closed = false;
   /** The batch being planned (batches never interleave: a command runs to its commit). */
   #open: Batch | null = null;
   #syncWaiters: (() => void)[] = [];
@@ -160,8 +161,15 @@ export class Engine {
     if (this.#everysecTimer !== null) this.env.clearTimer(this.#everysecTimer);
     if (this.#housekeepingTimer !== null) this.env.clearTimer(this.#housekeepingTimer);
     this.#expireTimer = this.#everysecTimer = this.#housekeepingTimer = null;
+    this.#closed = true;
     if (!this.env.storage.durable) return done();
-    this.env.storage.sync(done);
+    // This sync covers every record, including those whose group commit had not run yet.
+    this.env.storage.sync(() => {
+      const waiters = this.#syncWaiters;
+      this.#syncWaiters = [];
+      for (const w of waiters) w();
+      done();
+    });
   }
 
   // ---------------------------------------------------------------- reads
@@ -309,12 +317,15 @@ export class Engine {
     }
     this.#syncWaiters.push(done);
     if (this.#syncInFlight) return;
-    // Group commit: one sync per turn covers every record appended before it.
+    // Group commit: one sync per turn covers every record appended before it. The simulator
+    // may delay it, so more commands pile up behind one fsync.
     this.#syncInFlight = true;
-    this.env.setTimer(0, () => this.#syncNow());
+    const delay = this.env.buggify("engine.group-commit-delay") ? 1 + Math.floor(this.env.random() * 20) : 0;
+    this.env.setTimer(delay, () => this.#syncNow());
   }
 
   #syncNow(): void {
+    if (this.#closed) return;
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     this.stats.fsyncs++;
@@ -538,8 +549,10 @@ export class Engine {
   /** One active-expiry pass over due deadlines; returns how many keys it expired. */
   expireCycle(): number {
     const now = this.hlc.nowMs();
+    // The simulator may starve active expiry, so reads must expire keys lazily on their own.
+    const budget = this.env.buggify("engine.expire-budget") ? 1 : EXPIRE_BATCH;
     let n = 0;
-    while (n < EXPIRE_BATCH && this.#deadlines.peek() <= now) {
+    while (n < budget && this.#deadlines.peek() <= now) {
       const x = this.#deadlines.pop()!;
       if (!this.#indexed(x)) continue;
       this.#expire(x.db, x.key, x.ks);

@@ -635,40 +635,59 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Checkpoint format 2: `[2, hlc, writers, dbs]` where `writers` is a flat `[node, inc, ...]`
+   * table and every id is `[writerIndex, seq]`, so a node id is written once, not once per key.
+   */
   #encodeCheckpoint(): Uint8Array {
+    const writers: unknown[] = [];
+    const index = new Map<Writer, number>();
+    const ref = (w: Writer): number => {
+      let i = index.get(w);
+      if (i === undefined) {
+        index.set(w, i = index.size);
+        writers.push(w.node, w.inc);
+      }
+      return i;
+    };
     const dbs: unknown[] = [];
     this.dbs.forEach((d, db) => {
       const keys: unknown[] = [];
       for (const [key, ks] of d.map) {
         if (!ks.settled()) throw new Error("checkpoint with unstable effects is not supported yet");
         if (ks.type === null) continue;
-        const tips: unknown[] = [];
-        for (const t of ks.tips()) tips.push(t.w.node, t.w.inc, t.seq);
-        const vv: unknown[] = [];
+        const tips: number[] = [];
+        for (const t of ks.tips()) tips.push(ref(t.w), t.seq);
+        let vv: number[] | null = null;
         if (ks.vv !== null) {
-          for (let i = 0; i < ks.vv.length; i += 2) {
-            const w = ks.vv[i] as Writer;
-            vv.push(w.node, w.inc, ks.vv[i + 1]);
-          }
+          vv = [];
+          for (let i = 0; i < ks.vv.length; i += 2) vv.push(ref(ks.vv[i] as Writer), ks.vv[i + 1] as number);
         }
-        keys.push([
-          key,
-          ks.type.type,
-          ks.type.encode(ks.value),
-          ks.deadline,
-          tips,
-          ks.vv === null ? null : vv,
-        ]);
+        keys.push([key, ks.type.type, ks.type.encode(ks.value), ks.deadline, tips, vv]);
       }
       if (keys.length > 0) dbs.push([db, keys]);
     });
-    return encodeValue([1, this.hlc.peek(), dbs]);
+    return encodeValue([2, this.hlc.peek(), writers, dbs]);
   }
 
   #loadCheckpoint(bytes: Uint8Array): number {
-    const [version, hlc, dbs] = decodeValue(bytes) as [number, number, [number, unknown[][]][]];
-    if (version !== 1) throw new Error(`checkpoint version ${version} not supported`);
+    const [version, hlc, flatWriters, dbs] = decodeValue(bytes) as [
+      number,
+      number,
+      unknown[],
+      [number, unknown[][]][],
+    ];
+    if (version !== 2) throw new Error(`checkpoint format ${version} not supported`);
     this.hlc.observe(hlc);
+    const writers: Writer[] = [];
+    for (let i = 0; i < flatWriters.length; i += 2) {
+      writers.push(Writer.of(flatWriters[i] as string, flatWriters[i + 1] as number));
+    }
+    const ids = (flat: number[]): EffectId[] => {
+      const out: EffectId[] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ w: writers[flat[i]], seq: flat[i + 1] });
+      return out;
+    };
     let n = 0;
     for (const [db, keys] of dbs) {
       if (db >= this.dbs.length) throw new Error(`checkpoint has db ${db}; start with --databases ${db + 1}`);
@@ -679,8 +698,8 @@ export class Engine {
           string,
           unknown,
           number,
-          unknown[],
-          unknown[] | null,
+          number[],
+          number[] | null,
         ][]
       ) {
         const r = this.registry.forType(type);
@@ -689,10 +708,10 @@ export class Engine {
         ks.type = r;
         ks.value = r.decode(enc);
         ks.deadline = deadline;
-        ks.setTips(unflatIds(tips));
+        ks.setTips(ids(tips));
         if (vv !== null) {
           ks.vv = [];
-          for (const id of unflatIds(vv)) ks.vv.push(id.w, id.seq);
+          for (const id of ids(vv)) ks.vv.push(id.w, id.seq);
         }
         this.#account(d, db, key, ks, -1, 0);
         n++;
@@ -717,14 +736,6 @@ export class Engine {
     });
     return fnv64(parts.join("\u0001"));
   }
-}
-
-function unflatIds(flat: unknown[]): EffectId[] {
-  const out: EffectId[] = [];
-  for (let i = 0; i < flat.length; i += 3) {
-    out.push({ w: Writer.of(flat[i] as string, flat[i + 1] as number), seq: flat[i + 2] as number });
-  }
-  return out;
 }
 
 function randomNodeId(env: Env): string {

@@ -67,6 +67,14 @@ export class CborWriter {
     this.at = at;
   }
 
+  /** Bytes already encoded (a cached item). */
+  raw(bytes: Uint8Array): this {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+    return this;
+  }
+
   /** An array header of `n` items. */
   array(n: number): this {
     this.head(4, n);

@@ -58,17 +58,22 @@ export function parseFrames(bytes: Uint8Array): ParsedFrames {
 
 const writer = new CborWriter();
 
+/** A writer's node id and incarnation, encoded once: every record and dep repeats them. */
+function encodedWriter(w: Writer): Uint8Array {
+  return w.cbor ??= new CborWriter().str(w.node).num(w.inc).bytes().slice();
+}
+
 /**
  * One command's effects: one log record (a group when there are several keys). The returned
  * bytes are a view into a reused buffer, valid until the next encode.
  */
 export function encodeBatch(effects: readonly Effect[]): Uint8Array {
   const first = effects[0];
-  const w = writer.reset().array(7).num(RECORD.batch).str(first.w.node).num(first.w.inc).num(first.seq)
+  const w = writer.reset().array(7).num(RECORD.batch).raw(encodedWriter(first.w)).num(first.seq)
     .num(first.hlc).num(first.cls).array(effects.length);
   for (const e of effects) {
     w.array(4).num(e.db).str(e.key).array(e.deps.length * 3);
-    for (const d of e.deps) w.str(d.w.node).num(d.w.inc).num(d.seq);
+    for (const d of e.deps) w.raw(encodedWriter(d.w)).num(d.seq);
     w.value(e.ops);
   }
   return w.bytes();

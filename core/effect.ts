@@ -8,6 +8,8 @@
 /** One incarnation of one node. Interned: compare writers with `===`. */
 export class Writer {
   readonly key: string;
+  /** Its (node, incarnation) as CBOR, cached by the record encoder. */
+  cbor: Uint8Array | null = null;
   private constructor(readonly node: string, readonly inc: number) {
     this.key = `${node}/${inc}`;
   }

@@ -113,7 +113,11 @@ function main(argv: string[]): void {
       }
       let node: ReturnType<typeof startRedisNode>;
       try {
-        node = startRedisNode({ ...opts, onShutdown: () => process.exit(0) });
+        node = startRedisNode({
+          ...opts,
+          onShutdown: () => process.exit(0),
+          onFatal: () => process.exit(70),
+        });
       } catch (e) {
         process.stderr.write(`swytch: cannot start: ${(e as Error).message}\n`);
         process.exit(1);

@@ -248,8 +248,8 @@ export class Engine {
   }
 
   /** Seals a batch: one effect per key, one log record; `durable` runs when the policy allows. */
-  _commit(batch: Batch, durable: () => void): void {
-    if (this.#open === batch) this.#open = null;
+  _commit(batch: Batch, durable: () => void, final = true): void {
+    if (final && this.#open === batch) this.#open = null;
     const entries = batch.entries;
     if (entries.length === 0) return batch.epochs > 0 ? this.#durable(durable) : durable();
     const effects: Effect[] = [];
@@ -376,11 +376,11 @@ export class Engine {
   #applyEpoch(e: EpochEffect): void {
     this.hlc.observe(e.hlc);
     const op = e.op;
-    // Index entries of flushed keys go stale (their state is no longer in the map).
-    if (op[0] === "flushall") {
-      for (const d of this.dbs) d.clear();
-    } else if (op[0] === "flushdb") {
-      this.dbs[op[1]].clear();
+    if (op[0] === "flushall" || op[0] === "flushdb") {
+      if (op[0] === "flushall") { for (const d of this.dbs) d.clear(); }
+      else this.dbs[op[1]].clear();
+      // The index must not keep the flushed values alive: drop its entries now (heap-sized work).
+      this.#deadlines.compact((x) => this.#indexed(x));
     } else {
       const [, a, b] = op;
       const t = this.dbs[a];
@@ -617,8 +617,14 @@ export class Engine {
       done();
       return true;
     }
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encodeCheckpoint();
+    } catch (e) {
+      done(String((e as Error).message ?? e));
+      return true;
+    }
     this.#saving = true;
-    const bytes = this.#encodeCheckpoint();
     this.#lastCheckpointBytes = bytes.length;
     const changes = this.#changesSinceSave;
     this.env.storage.checkpoint(bytes, (error) => {
@@ -816,7 +822,7 @@ export class Batch {
   epoch(op: EpochOp): void {
     if (this.entries.length > 0) {
       // Effects before a flush must be logged before it, so replay folds them in the same order.
-      this.engine._commit(this, () => {});
+      this.engine._commit(this, () => {}, false);
       this.entries = [];
       this.#index = null;
     }

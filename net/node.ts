@@ -35,6 +35,8 @@ export interface RedisNodeOptions {
   plantedBugReplyBeforeFsync?: boolean;
   /** Called when a client asks for SHUTDOWN, after the node stopped. */
   onShutdown?: () => void;
+  /** Called after an internal invariant failed while serving a client (the CLI exits). */
+  onFatal?: (error: unknown) => void;
 }
 
 export const DEFAULTS: RedisNodeOptions = {
@@ -216,7 +218,16 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     },
     data(socket: Socket<SocketData>, chunk: Uint8Array) {
       face.stats.netInputBytes += chunk.length;
-      socket.data.client?.feed(chunk);
+      try {
+        socket.data.client?.feed(chunk);
+      } catch (e) {
+        // Handlers' errors become replies; anything escaping is a broken invariant of the
+        // engine. Like Redis on a failed assertion, stop rather than serve from a state that
+        // may be wrong (embedders choose with onFatal; the connection is closed either way).
+        env.log("error", "internal invariant violated", { error: String((e as Error)?.stack ?? e) });
+        socket.terminate();
+        (o.onFatal ?? (() => {}))(e);
+      }
     },
     drain(socket: Socket<SocketData>) {
       const d = socket.data;
@@ -238,6 +249,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     },
     error(socket: Socket<SocketData>) {
       socket.data?.client?.transportClosed();
+      socket.terminate();
     },
   });
 

@@ -91,7 +91,8 @@ function clientKill(ctx: Ctx, args: string[]): Reply {
   if (args.length === 3) {
     const target = [...ctx.face.clients.values()].find((c) => c.addr === args[2]);
     if (target === undefined) fail(err("ERR No such client"));
-    target.kill();
+    if (target === ctx.client) ctx.client.quit();
+    else target.kill();
     return OK;
   }
   if ((args.length - 2) % 2 !== 0) fail(E.syntax);

@@ -514,8 +514,9 @@ export const serverCommands: Record<string, Handler> = {
     if (b === null) fail(err("ERR invalid second DB index"));
     const n = ctx.engine.dbs.length;
     if (a < 0 || a >= n || b < 0 || b >= n) fail(E.dbIndex);
+    if (a === b) return OK;
     ctx.face.touchedDbs([Number(a), Number(b)], true);
-    if (a !== b) ctx.batch.epoch(["swapdb", Number(a), Number(b)]);
+    ctx.batch.epoch(["swapdb", Number(a), Number(b)]);
     return OK;
   },
 };

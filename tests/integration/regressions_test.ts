@@ -163,3 +163,28 @@ test("UNWATCH inside MULTI is queued and runs at EXEC", async () => {
     "+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n",
   );
 });
+
+test("a transaction that flushes, then writes a key that expires before EXEC, still answers", async () => {
+  const p = await start(["--data-dir", ""]);
+  const watcher = await raw(p);
+  const c = await raw(p);
+  await watcher.ask([["WATCH", "k"]], "+OK");
+  const cmds: string[][] = [["MULTI"], ["SET", "z", "1"], ["FLUSHDB"], ["SET", "k", "v", "PX", "1"]];
+  for (let i = 0; i < 20000; i++) cmds.push(["SET", `x${i}`, "y"]);
+  cmds.push(["SWAPDB", "0", "0"], ["EXEC"], ["PING"]);
+  const out = await c.ask(cmds, "+PONG\r\n");
+  expect(out).toContain("*20004\r\n+OK\r\n+OK\r\n+OK\r\n");
+  // The 20000 x keys, and k until it is reclaimed (it expired 1 ms after it was set).
+  expect([":20000\r\n", ":20001\r\n"]).toContain(await c.ask([["DBSIZE"]], ":"));
+  expect(await c.ask([["EXISTS", "z", "k", "x0", "x19999"]], ":")).toBe(":2\r\n");
+});
+
+test("CLIENT KILL of its own address answers, then closes", async () => {
+  const p = await start(["--data-dir", ""]);
+  const c = await raw(p);
+  const info = await c.ask([["CLIENT", "INFO"]], "\r\n");
+  const addr = /addr=(\S+)/.exec(info)![1];
+  c.send(["PING"], ["CLIENT", "KILL", addr]);
+  await c.until(() => c.closed);
+  expect(c.data.slice(info.length)).toBe("+PONG\r\n+OK\r\n");
+});

@@ -56,6 +56,8 @@ export class Client {
   noEvict = false;
   noTouch = false;
   lastCommand = "NULL";
+  /** The command being run (CLIENT LIST counts it in the query buffer, as Redis does). */
+  currentArgs: readonly string[] = [];
   closed = false;
   readonly #parser: RespParser;
   readonly #encoder = new ReplyEncoder();
@@ -98,6 +100,7 @@ export class Client {
         this.#closeAfterReplies();
         break;
       }
+      this.currentArgs = cmd;
       this.#face.execute(this, cmd);
       if (this.#quitAfterReply) {
         this.#quitAfterReply = false;

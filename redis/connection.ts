@@ -43,7 +43,8 @@ function helloReply(ctx: Ctx): Reply {
 export function clientLine(ctx: Ctx, c: Client): string {
   const now = ctx.engine.env.monotonicMs();
   const flags = (c.multi !== null ? "x" : "") + (c.noEvict ? "e" : "") + (c.noTouch ? "T" : "") || "N";
-  const qbuf = c.queryBufferBytes();
+  // Like Redis, the running command still counts in its client's query buffer.
+  const qbuf = c.queryBufferBytes() + (c === ctx.client ? respSize(c.currentArgs) : 0);
   return [
     `id=${c.id}`,
     `addr=${c.addr}`,
@@ -77,6 +78,13 @@ export function clientLine(ctx: Ctx, c: Client): string {
     `lib-name=${c.libName}`,
     `lib-ver=${c.libVer}`,
   ].join(" ");
+}
+
+/** Bytes of `args` as a RESP multibulk request. */
+function respSize(args: readonly string[]): number {
+  let n = 3 + String(args.length).length;
+  for (const a of args) n += 5 + String(a.length).length + a.length;
+  return n;
 }
 
 function onOff(s: string): boolean {
@@ -124,7 +132,7 @@ function clientKill(ctx: Ctx, args: string[]): Reply {
         break;
       }
       case "USER":
-        filters.push(() => v === "default");
+        if (v !== "default") fail(err(`ERR No such user '${v}'`));
         break;
       case "SKIPME": {
         const u = upper(v);
@@ -135,6 +143,7 @@ function clientKill(ctx: Ctx, args: string[]): Reply {
       case "MAXAGE": {
         const age = parseInt64(v);
         if (age === null) fail(E.notInt);
+        if (age <= 0) fail(err("ERR maxage should be greater than 0"));
         const now = ctx.engine.env.monotonicMs();
         filters.push((c) => (now - c.createdMs) / 1000 >= Number(age));
         break;

@@ -10,9 +10,10 @@ const SWYTCH_VERSION = "0.1.0";
 const USAGE = `Usage: swytch <command> [flags]
 
 Commands:
-  redis      start a node that speaks the Redis protocol
-  version    print the version
-  help       print this help
+  redis           start a node that speaks the Redis protocol
+  gen-passphrase  print a new random cluster passphrase (for --cluster-passphrase)
+  version         print the version
+  help            print this help
 
 Flags of 'swytch redis':
   --port N                  TCP port (default 6379)
@@ -133,6 +134,9 @@ function main(argv: string[]): void {
       process.on("SIGINT", () => stop("SIGINT"));
       return;
     }
+    case "gen-passphrase":
+      import("../net/peer_tls.ts").then(({ newPassphrase }) => process.stdout.write(newPassphrase() + "\n"));
+      return;
     case "version":
     case "--version":
       process.stdout.write(`swytch ${SWYTCH_VERSION} (redis ${VERSION})\n`);

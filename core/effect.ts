@@ -72,11 +72,6 @@ export function compareEffects(a: Effect, b: Effect): number {
   return a.seq - b.seq;
 }
 
-/** True when `id` names effect `e`. */
-export function sameId(id: EffectId, e: EffectId): boolean {
-  return id.w === e.w && id.seq === e.seq;
-}
-
 /** A keyspace-wide effect (FLUSHDB, FLUSHALL, SWAPDB): one effect, ordered like any other. */
 export interface EpochEffect {
   readonly w: Writer;

@@ -8,7 +8,6 @@
  */
 import { decodeRecord, decodeValue, encodeBatch, encodeEpoch, encodeValue } from "./codec.ts";
 import {
-  compareEffects,
   type Effect,
   type EffectId,
   type EpochEffect,
@@ -847,4 +846,3 @@ export class Batch {
   }
 }
 
-export { compareEffects };

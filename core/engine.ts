@@ -7,14 +7,7 @@
  * seals one effect per key written (one group, one log record) and says when it is durable.
  */
 import { decodeRecord, decodeValue, encodeBatch, encodeEpoch, encodeValue } from "./codec.ts";
-import {
-  type Effect,
-  type EffectId,
-  type EpochEffect,
-  type EpochOp,
-  type Op,
-  Writer,
-} from "./effect.ts";
+import { type Effect, type EffectId, type EpochEffect, type EpochOp, type Op, Writer } from "./effect.ts";
 import type { Env } from "./env.ts";
 import { applyEffect, applyOp, depsApplied, insertEffect, isApplied, pruneLog } from "./fold.ts";
 import { Hlc, hlcMs } from "./hlc.ts";
@@ -845,4 +838,3 @@ export class Batch {
     this.engine._commit(this, durable);
   }
 }
-

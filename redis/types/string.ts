@@ -216,9 +216,13 @@ function formatLD(v: LD): string {
 
 /**
  * INCRBYFLOAT: the new value text for `cur` (undefined = absent) plus `delta`; "value" when the
- * value is not a float, "delta" when the increment is not, "range" on NaN or infinity.
+ * value is not a float, "delta" when the increment is not, "range" on NaN or infinity. HINCRBYFLOAT
+ * (redis/types/hash.ts) shares it: Redis does the same arithmetic and formatting for hash fields.
  */
-function incrFloat(cur: string | undefined, delta: string | number): string | "value" | "delta" | "range" {
+export function incrFloat(
+  cur: string | undefined,
+  delta: string | number,
+): string | "value" | "delta" | "range" {
   const a = cur === undefined ? ZERO : parseLD(cur);
   if (a === null) return "value";
   const b = typeof delta === "number" ? (Number.isNaN(delta) ? null : ldFromNumber(delta)) : parseLD(delta);

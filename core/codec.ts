@@ -11,7 +11,7 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** Record kinds in the log. */
-export const RECORD = { batch: 1, epoch: 2 } as const;
+export const RECORD = { batch: 1, epoch: 2, dump: 3 } as const;
 
 /** Bytes of the frame header. */
 export const FRAME_HEADER = 8;
@@ -95,14 +95,140 @@ export function encodeEpoch(e: EpochEffect): Uint8Array {
     .bytes();
 }
 
+/**
+ * One key as anti-entropy ships it: the folded base (type, encoded value, deadline) with the
+ * version vector of what the base holds, the key's tips, and its unstable effects in fold order.
+ */
+export interface KeyDump {
+  db: number;
+  key: string;
+  type: string | null;
+  enc: unknown;
+  deadline: number;
+  tips: EffectId[];
+  baseVv: EffectId[];
+  log: Effect[];
+}
+
+/** An anti-entropy shipment: keys, and on the last one of a round the sender's frontiers. */
+export interface DumpRecord {
+  kind: "dump";
+  /** Node id of the sender (claims only count when its whole round was installed). */
+  from: string;
+  roundStart: boolean;
+  keys: KeyDump[];
+  claims: EffectId[] | null;
+}
+
 /** A decoded log record. */
 export type DecodedRecord =
   | { kind: "batch"; effects: Effect[] }
-  | { kind: "epoch"; effect: EpochEffect };
+  | { kind: "epoch"; effect: EpochEffect }
+  | DumpRecord;
+
+/** A table of writers so each id costs two small integers. */
+class WriterTable {
+  readonly flat: unknown[] = [];
+  readonly #index = new Map<Writer, number>();
+  ref(w: Writer): number {
+    let i = this.#index.get(w);
+    if (i === undefined) {
+      this.#index.set(w, i = this.#index.size);
+      this.flat.push(w.node, w.inc);
+    }
+    return i;
+  }
+  ids(ids: readonly EffectId[]): number[] {
+    const out: number[] = [];
+    for (const id of ids) out.push(this.ref(id.w), id.seq);
+    return out;
+  }
+}
+
+function readWriters(flat: unknown[]): Writer[] {
+  const out: Writer[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push(Writer.of(flat[i] as string, flat[i + 1] as number));
+  return out;
+}
+
+function readIds(writers: Writer[], flat: number[]): EffectId[] {
+  const out: EffectId[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const w = writers[flat[i]];
+    if (w === undefined) throw new Error("record names an unknown writer");
+    out.push({ w, seq: flat[i + 1] });
+  }
+  return out;
+}
+
+/** Encodes unstable effects against a writer table (dumps and checkpoints). */
+export function encodeEffects(t: WriterTable, effects: readonly Effect[]): unknown[] {
+  return effects.map((e) => [
+    t.ref(e.w),
+    e.seq,
+    e.hlc,
+    e.cls,
+    t.ids(e.deps),
+    e.ops,
+    e.group?.first ?? 0,
+    e.group?.size ?? 0,
+    e.db,
+    e.key,
+  ]);
+}
+
+/** Decodes what `encodeEffects` wrote. */
+export function decodeEffects(writers: Writer[], list: unknown[][]): Effect[] {
+  return list.map((x): Effect => ({
+    w: writers[x[0] as number],
+    seq: x[1] as number,
+    hlc: x[2] as number,
+    cls: x[3] as 0 | 1,
+    deps: readIds(writers, x[4] as number[]),
+    ops: x[5] as Op[],
+    group: (x[7] as number) > 0 ? { first: x[6] as number, size: x[7] as number } : null,
+    db: x[8] as number,
+    key: x[9] as string,
+  }));
+}
+
+export { readIds, readWriters, WriterTable };
+
+/** Encodes an anti-entropy shipment as a log record (it is logged by its receiver). */
+export function encodeDump(d: Omit<DumpRecord, "kind">): Uint8Array {
+  const t = new WriterTable();
+  const keys = d.keys.map((k) => [
+    k.db,
+    k.key,
+    k.type,
+    k.enc,
+    k.deadline,
+    t.ids(k.tips),
+    t.ids(k.baseVv),
+    encodeEffects(t, k.log),
+  ]);
+  const claims = d.claims === null ? null : t.ids(d.claims);
+  return cbor.encode([RECORD.dump, d.from, d.roundStart, t.flat, keys, claims]);
+}
 
 /** Decodes a log record payload. */
 export function decodeRecord(payload: Uint8Array): DecodedRecord {
   const r = fromWire(decoder.decode(payload)) as unknown[];
+  if (r[0] === RECORD.dump) {
+    const writers = readWriters(r[3] as unknown[]);
+    const keys = (r[4] as unknown[][]).map((k): KeyDump => ({
+      db: k[0] as number,
+      key: k[1] as string,
+      type: k[2] as string | null,
+      enc: k[3],
+      deadline: k[4] as number,
+      tips: readIds(writers, k[5] as number[]),
+      baseVv: readIds(writers, k[6] as number[]),
+      log: decodeEffects(writers, k[7] as unknown[][]),
+    }));
+    const claims = r[5] === null ? null : readIds(writers, r[5] as number[]);
+    return { kind: "dump", from: r[1] as string, roundStart: r[2] as boolean, keys, claims };
+  }
   const w = Writer.of(r[1] as string, r[2] as number);
   if (r[0] === RECORD.batch) {
     const first = r[3] as number, hlc = r[4] as number, cls = r[5] as 0 | 1;

@@ -61,10 +61,20 @@ export interface Effect {
   readonly ops: Op[];
 }
 
+/**
+ * Test-only planted bugs the simulator must catch (off in production; only the simulator and
+ * its tests set them).
+ */
+export const PLANTED = {
+  /** Effects with equal HLCs from different nodes tie, so arrival order decides. */
+  arrivalOrderTieBreak: false,
+};
+
 /** The fold order: `(class, hlc, node, incarnation, seq)`. Negative when `a` folds first. */
 export function compareEffects(a: Effect, b: Effect): number {
   if (a.cls !== b.cls) return a.cls - b.cls;
   if (a.hlc !== b.hlc) return a.hlc < b.hlc ? -1 : 1;
+  if (PLANTED.arrivalOrderTieBreak && a.w.node !== b.w.node) return 0;
   if (a.w !== b.w) {
     if (a.w.node !== b.w.node) return a.w.node < b.w.node ? -1 : 1;
     return a.w.inc - b.w.inc;

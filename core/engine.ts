@@ -6,12 +6,26 @@
  * plans (so the command reads its own writes and the reply reflects local state), then `commit`
  * seals one effect per key written (one group, one log record) and says when it is durable.
  */
-import { decodeRecord, decodeValue, encodeBatch, encodeEpoch, encodeValue } from "./codec.ts";
+import {
+  type DecodedRecord,
+  decodeEffects,
+  decodeRecord,
+  decodeValue,
+  encodeBatch,
+  encodeDump,
+  encodeEffects,
+  encodeEpoch,
+  encodeValue,
+  type KeyDump,
+  readIds,
+  readWriters,
+  WriterTable,
+} from "./codec.ts";
 import { type Effect, type EffectId, type EpochEffect, type EpochOp, type Op, Writer } from "./effect.ts";
 import type { Env } from "./env.ts";
-import { applyEffect, applyOp, depsApplied, insertEffect, isApplied, pruneLog } from "./fold.ts";
-import { Hlc, hlcMs } from "./hlc.ts";
-import { Db, type DeadlineEntry, DeadlineIndex, KeyState } from "./keyspace.ts";
+import { applyEffect, applyOp, depsApplied, insertEffect, isApplied, pruneLog, undoSteps } from "./fold.ts";
+import { Hlc, hlcFromMs, hlcMs } from "./hlc.ts";
+import { Db, type DeadlineEntry, DeadlineIndex, KeyState, type LogEntry } from "./keyspace.ts";
 import { type Reducer, ReducerRegistry } from "./reducer.ts";
 
 export type AppendFsync = "always" | "everysec" | "no";
@@ -22,10 +36,15 @@ export interface EngineOptions {
   databases?: number;
   appendfsync?: AppendFsync;
   /**
-   * The subscribers of every key besides this node. Empty (a cluster of one): every effect is
-   * stable as soon as it is applied. Non-empty: effects stay unstable until acknowledged.
+   * True once the node is part of a cluster (or may become one again): effects stay unstable
+   * until every member has them (`setStable`), keys keep version vectors and tombstones, and
+   * recovery replays every record as received. False: a cluster of one that never had peers.
    */
-  peers?: readonly string[];
+  clustered?: boolean;
+  /** Effects stamped further than this ahead of the local wall clock are refused (DESIGN.md 2). */
+  maxClockOffsetMs?: number;
+  /** Test-only: advertise effects as had before they are logged durably (a planted bug). */
+  plantedBugAckBeforeLog?: boolean;
   /** Test-only: release replies before the fsync under `always` (the simulator's planted bug). */
   plantedBugReplyBeforeFsync?: boolean;
 }
@@ -42,6 +61,15 @@ export const AUTO_CHECKPOINT_MIN_BYTES = 64 * 1024 * 1024;
 /** Keys expired per active-expiry cycle at most, so one cycle never stalls the loop. */
 const EXPIRE_BATCH = 2000;
 
+/** Out-of-order seqs remembered per writer at most (beyond, stability waits for a claim). */
+const MAX_AHEAD = 100_000;
+
+/** What a node has of one writer: everything up to `upTo`, plus `ahead` out of order. */
+interface Have {
+  upTo: number;
+  ahead: Set<number> | null;
+}
+
 /** Counters reported by INFO. */
 export interface EngineStats {
   expiredKeys: number;
@@ -52,6 +80,11 @@ export interface EngineStats {
   reorders: number;
   logRecords: number;
   fsyncs: number;
+  /** Received records refused because their clock ran too far ahead of ours. */
+  clockRefused: number;
+  /** Keys of anti-entropy dumps installed, and those skipped as not installable. */
+  dumpsInstalled: number;
+  dumpsSkipped: number;
 }
 
 /** What recovery did. */
@@ -78,9 +111,26 @@ export class Engine {
     reorders: 0,
     logRecords: 0,
     fsyncs: 0,
+    clockRefused: 0,
+    dumpsInstalled: 0,
+    dumpsSkipped: 0,
   };
-  readonly #peers: readonly string[];
-  readonly #subscribers: readonly string[];
+  #clustered: boolean;
+  /**
+   * Members of the cluster (node ids); set by the replicator. Null until it does: a clustered
+   * node then folds nothing (at recovery it cannot know who else must have an effect first).
+   */
+  #members: readonly string[] | null = null;
+  readonly #maxClockOffsetMs: number;
+  readonly #plantedAckBeforeLog: boolean;
+  /** Per writer: what this node has applied (and appended to its log), contiguously. */
+  readonly #have = new Map<Writer, Have>();
+  /** `#have` as of the last completed sync: what may be advertised to peers. */
+  #synced = new Map<Writer, number>();
+  /** Per writer: effects up to this seq are held by every member (set by the replicator). */
+  #stable = new Map<Writer, number>();
+  /** Keys with unstable effects, so stability sweeps cost what is unstable, not the keyspace. */
+  readonly #unstable = new Map<KeyState, { db: number; key: string }>();
   readonly #plantedBug: boolean;
   #writer: Writer | null = null;
   #seq = 0;
@@ -111,8 +161,9 @@ export class Engine {
     this.dbs = Array.from({ length: opts.databases ?? 16 }, () => new Db());
     this.hlc = new Hlc(() => env.wallMs());
     this.appendfsync = opts.appendfsync ?? "everysec";
-    this.#peers = opts.peers ?? [];
-    this.#subscribers = ["self", ...this.#peers];
+    this.#clustered = opts.clustered ?? false;
+    this.#maxClockOffsetMs = opts.maxClockOffsetMs ?? 500;
+    this.#plantedAckBeforeLog = opts.plantedBugAckBeforeLog ?? false;
     this.#plantedBug = opts.plantedBugReplyBeforeFsync ?? false;
   }
 
@@ -127,15 +178,21 @@ export class Engine {
     const stored = this.env.storage.load();
     const nodeId = stored.meta?.nodeId ?? randomNodeId(this.env);
     const incarnation = (stored.meta?.incarnation ?? 0) + 1;
-    this.env.storage.writeMeta({ nodeId, incarnation });
+    if (stored.meta?.clustered === true) this.#clustered = true;
+    this.env.storage.writeMeta({ nodeId, incarnation, clustered: this.#clustered });
     this.#writer = Writer.of(nodeId, incarnation);
     let keysLoaded = 0;
     if (stored.checkpoint !== null) keysLoaded = this.#loadCheckpoint(stored.checkpoint);
     for (const payload of stored.records) {
       const rec = decodeRecord(payload);
-      if (rec.kind === "batch") this.#replay(rec.effects);
-      else this.#applyEpoch(rec.effect);
+      // A cluster's log holds effects of many writers, received in any order: replay them as
+      // received (held until their deps are back), unstable until the members say otherwise.
+      if (this.#clustered) this.#applyRecord(rec);
+      else if (rec.kind === "batch") this.#replay(rec.effects);
+      else if (rec.kind === "epoch") this.#applyEpoch(rec.effect);
     }
+    // Whatever this node had is durable now (recovery fsynced the log it replayed).
+    this.#synced = this.have();
     const truncated = stored.truncated === null
       ? null
       : `${stored.truncated.segment}@${stored.truncated.offset}: ${stored.truncated.reason}`;
@@ -156,7 +213,7 @@ export class Engine {
     this.#closed = true;
     if (!this.env.storage.durable) return done();
     // This sync covers every record, including those whose group commit had not run yet.
-    this.env.storage.sync(() => {
+    this.#sync(() => {
       const waiters = this.#syncWaiters;
       this.#syncWaiters = [];
       for (const w of waiters) w();
@@ -213,7 +270,7 @@ export class Engine {
     const ks = d.ensure(key);
     let entry = batch._entry(ks);
     const before = this.#measure(ks), beforeDeadline = ks.deadline;
-    const withUndo = ks.log !== null || this.#peers.length > 0;
+    const withUndo = ks.log !== null || this.#clustered;
     if (entry === undefined) {
       const e: Effect = {
         w: this.writer,
@@ -260,12 +317,14 @@ export class Engine {
     for (const entry of entries) this.#settleLocal(entry.ks, entry.e, entry.steps);
     this.stats.effectsApplied += effects.length;
     this.#changesSinceSave += effects.length;
+    if (this.onRecord !== null) this.onRecord(encodeBatch(effects).slice());
     this.#durable(durable);
   }
 
   /** A local effect just applied: stable at once in a cluster of one, else kept for acks. */
   #settleLocal(ks: KeyState, e: Effect, steps: unknown[]): void {
-    if (ks.log === null && this.#peers.length === 0) {
+    this.#markHave(e.w, e.seq);
+    if (ks.log === null && !this.#clustered) {
       // A cluster of one receives nothing, so it needs no version vector to tell what it has:
       // the new effect covers every tip and becomes the key's only one.
       ks.setTips([e]);
@@ -284,21 +343,167 @@ export class Engine {
   }
 
   /**
-   * The nodes that hold `key` and must acknowledge its effects before they are stable. Every
-   * send and every stability decision goes through here; today every member holds every key.
+   * The nodes that hold `key` and must have its effects before they are stable. Every send and
+   * every stability decision goes through here; today every member holds every key.
    */
   subscribers(_db: number, _key: string): readonly string[] {
-    return this.#subscribers;
+    return this.#members ?? ["self"];
+  }
+
+  /** Sets the membership (node ids; the replicator keeps it current). */
+  setMembers(members: readonly string[]): void {
+    this.#members = members.length === 0 ? ["self"] : members;
   }
 
   /**
-   * Folds the stable prefix of a key's log into its base: the effects every subscriber has
-   * acknowledged. This node acknowledges what it applied, so a cluster of one folds everything;
-   * with peers, acknowledgements arrive with the peer sessions (cluster issue) and nothing is
-   * pruned before them.
+   * Folds the stable prefix of a key's log into its base: the effects every subscriber has.
+   * A cluster of one folds everything at once; a cluster folds what `setStable` says every member
+   * has, and remembers the key until then.
    */
   #stabilize(ks: KeyState, db: number, key: string): void {
-    if (ks.log !== null && this.subscribers(db, key).length === 1) pruneLog(ks, ks.log.length);
+    const log = ks.log;
+    if (log === null) return;
+    if (!this.#clustered || (this.#members !== null && this.#members.length <= 1)) {
+      pruneLog(ks, log.length);
+      this.#unstable.delete(ks);
+      return;
+    }
+    let n = 0;
+    while (n < log.length && log[n].e.seq <= (this.#stable.get(log[n].e.w) ?? 0)) n++;
+    pruneLog(ks, n);
+    if (ks.log === null) this.#unstable.delete(ks);
+    else this.#unstable.set(ks, { db, key });
+  }
+
+  /**
+   * What every member has, per writer (the replicator's min over the members' advertised
+   * frontiers): the effects it covers become stable and are folded into their keys' bases.
+   */
+  setStable(stable: Map<Writer, number>): void {
+    this.#stable = stable;
+    for (const [ks, { db, key }] of this.#unstable) {
+      if (this.dbs[db].map.get(key) !== ks) {
+        this.#unstable.delete(ks);
+        continue;
+      }
+      this.#stabilize(ks, db, key);
+    }
+  }
+
+  /** The base version vector of a key (what its folded base holds), `[node, inc, seq, ...]`. */
+  baseVersion(db: number, key: string): (string | number)[] {
+    const ks = this.dbs[db].map.get(key);
+    const out: (string | number)[] = [];
+    if (ks !== undefined) { for (const [w, seq] of baseVvOf(ks)) out.push(w.node, w.inc, seq); }
+    return out;
+  }
+
+  /** True when effect (w, seq) of `key` is applied here. */
+  hasEffect(db: number, key: string, w: Writer, seq: number): boolean {
+    const ks = this.dbs[db].map.get(key);
+    return ks !== undefined && isApplied(ks, { w, seq });
+  }
+
+  /** What `setStable` last said every member has, per writer. */
+  stableFrontier(): ReadonlyMap<Writer, number> {
+    return this.#stable;
+  }
+
+  /** Keys with unstable effects, and how many effects. */
+  unstableCounts(): { keys: number; effects: number } {
+    let effects = 0;
+    for (const ks of this.#unstable.keys()) effects += ks.log?.length ?? 0;
+    return { keys: this.#unstable.size, effects };
+  }
+
+  /** True once the node keeps what a cluster needs (version vectors, unstable logs, tombstones). */
+  get clustered(): boolean {
+    return this.#clustered;
+  }
+
+  /** Starts a new incarnation now (a removed node rejoining): new effect ids, fsynced first. */
+  reincarnate(): void {
+    const w = this.writer;
+    this.env.storage.writeMeta({ nodeId: w.node, incarnation: w.inc + 1, clustered: this.#clustered });
+    this.#writer = Writer.of(w.node, w.inc + 1);
+    this.#seq = 0;
+  }
+
+  /** Turns a cluster of one into a member of a cluster (the first node joins it); persisted. */
+  becomeClustered(): void {
+    if (this.#clustered) return;
+    this.#clustered = true;
+    this.env.storage.writeMeta({ nodeId: this.writer.node, incarnation: this.writer.inc, clustered: true });
+  }
+
+  // ---------------------------------------------------------------- what this node has
+
+  /** Records that effect (w, seq) is applied here; advances w's contiguous frontier. */
+  #markHave(w: Writer, seq: number): void {
+    let h = this.#have.get(w);
+    if (h === undefined) this.#have.set(w, h = { upTo: 0, ahead: null });
+    if (seq <= h.upTo) return;
+    if (seq !== h.upTo + 1) {
+      if (h.ahead === null) h.ahead = new Set();
+      // Bounded: a dropped seq only delays stability until a claim or a resend covers it.
+      if (h.ahead.size < MAX_AHEAD) h.ahead.add(seq);
+      return;
+    }
+    h.upTo = seq;
+    if (h.ahead !== null) {
+      while (h.ahead.delete(h.upTo + 1)) h.upTo++;
+      if (h.ahead.size === 0) h.ahead = null;
+    }
+  }
+
+  /**
+   * Raises the frontiers to `claims`: this node now holds everything the claimer held up to
+   * them (an anti-entropy round installed it).
+   */
+  #claim(claims: Map<Writer, number>): void {
+    for (const [w, upTo] of claims) {
+      let h = this.#have.get(w);
+      if (h === undefined) this.#have.set(w, h = { upTo: 0, ahead: null });
+      if (upTo <= h.upTo) continue;
+      h.upTo = upTo;
+      if (h.ahead !== null) {
+        for (const s of h.ahead) if (s <= upTo) h.ahead.delete(s);
+        while (h.ahead.delete(h.upTo + 1)) h.upTo++;
+        if (h.ahead.size === 0) h.ahead = null;
+      }
+    }
+  }
+
+  /** Per writer, the contiguous seq this node has applied (in memory; maybe not durable yet). */
+  have(): Map<Writer, number> {
+    const out = new Map<Writer, number>();
+    for (const [w, h] of this.#have) out.set(w, h.upTo);
+    return out;
+  }
+
+  /**
+   * Per writer, what this node has durably logged: what it may advertise, since a member that
+   * advertised an effect and lost it in a crash would let the others fold it away too early.
+   */
+  durableHave(): Map<Writer, number> {
+    if (this.#plantedAckBeforeLog || !this.env.storage.durable || this.appendfsync === "no") {
+      return this.have();
+    }
+    return this.#synced;
+  }
+
+  /** Asks for a sync soon (received effects wait for one before they are advertised). */
+  requestSync(): void {
+    if (this.env.storage.durable && this.appendfsync === "always") this.#durable(() => {});
+  }
+
+  /** `storage.sync` that also records which frontier the sync made durable. */
+  #sync(done: () => void): void {
+    const snap = this.have();
+    this.env.storage.sync(() => {
+      this.#synced = snap;
+      done();
+    });
   }
 
   #durable(done: () => void): void {
@@ -321,7 +526,7 @@ export class Engine {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     this.stats.fsyncs++;
-    this.env.storage.sync(() => {
+    this.#sync(() => {
       this.#syncInFlight = false;
       for (const w of waiters) w();
       if (this.#syncWaiters.length > 0) {
@@ -347,7 +552,7 @@ export class Engine {
   #scheduleEverysec(): void {
     this.#everysecTimer = this.env.setTimer(1000, () => {
       this.stats.fsyncs++;
-      this.env.storage.sync(() => {});
+      this.#sync(() => {});
       this.#scheduleEverysec();
     });
   }
@@ -362,6 +567,7 @@ export class Engine {
       this.stats.logRecords++;
     }
     this.#applyEpoch(e);
+    this.#markHave(e.w, e.seq);
     this.#changesSinceSave++;
   }
 
@@ -394,7 +600,11 @@ export class Engine {
     this.stats.effectsReceived++;
     const ks = this.dbs[e.db].map.get(e.key);
     const id = `${e.w.key}:${e.seq}`;
-    if ((ks !== undefined && isApplied(ks, e)) || this.#heldIds.has(id)) return true;
+    if (ks !== undefined && isApplied(ks, e)) {
+      this.#markHave(e.w, e.seq);
+      return true;
+    }
+    if (this.#heldIds.has(id)) return true;
     if (this.#heldCount >= MAX_HELD_EFFECTS) return false;
     let unit: Effect[] = [e];
     if (e.group !== null) {
@@ -435,6 +645,7 @@ export class Engine {
       const before = this.#measure(ks), beforeDeadline = ks.deadline;
       this.stats.reorders += insertEffect(ks, e, this.registry);
       this.stats.effectsApplied++;
+      this.#markHave(e.w, e.seq);
       this.#stabilize(ks, e.db, e.key);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
@@ -460,12 +671,32 @@ export class Engine {
     }
   }
 
+  /** The first held effects and what each waits for (diagnostics for the simulator and logs). */
+  heldSummary(max = 5): string[] {
+    const out: string[] = [];
+    for (const unit of this.#held) {
+      for (const e of unit) {
+        const ks = this.dbs[e.db].map.get(e.key);
+        const missing = e.deps.filter((d) => ks === undefined || !isApplied(ks, d)).map((d) =>
+          `${d.w.key}:${d.seq}`
+        );
+        out.push(`${e.w.key}:${e.seq} ${e.key} waits for ${missing.join(",") || "group members"}`);
+        if (out.length >= max) return out;
+      }
+    }
+    for (const [gid, members] of this.#partialGroups) {
+      out.push(`group ${gid} has ${members.length}/${members[0].group!.size} members`);
+      if (out.length >= max) return out;
+    }
+    return out;
+  }
+
   /** Effects received but not applied yet (waiting for deps or group members). */
   heldCount(): number {
     return this.#heldCount;
   }
 
-  /** Replays our own logged effects at recovery: applied in log order, stable at once. */
+  /** Replays a cluster of one's own logged effects at recovery: in log order, stable at once. */
   #replay(effects: Effect[]): void {
     for (const e of effects) {
       this.hlc.observe(e.hlc);
@@ -475,19 +706,223 @@ export class Engine {
       const before = this.#measure(ks), beforeDeadline = ks.deadline;
       applyEffect(ks, e, this.registry, false);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
-      if (this.#peers.length === 0) {
-        ks.setTips([e]);
-        ks.vv = null;
-      } else {
-        if (ks.vv === null && (ks.moreTips !== null || (ks.tipW !== null && ks.tipW !== e.w))) ks.pinVv();
-        const tips = ks.tips().filter((t) => !e.deps.some((x) => x.w === t.w && x.seq === t.seq));
-        tips.push({ w: e.w, seq: e.seq });
-        if (tips.length > 1) ks.pinVv();
-        ks.setTips(tips);
-        if (ks.vv !== null) ks.raiseBase(e.w, e.seq);
-      }
+      this.#markHave(e.w, e.seq);
+      ks.setTips([e]);
+      ks.vv = null;
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
     }
+  }
+
+  // ---------------------------------------------------------------- records from peers
+
+  /**
+   * Takes a record a peer sent (effects, or an anti-entropy dump): it is appended to the log,
+   * then applied. Returns false when it was refused: an effect stamped more than
+   * `--max-clock-offset` ahead of our clock (anti-entropy brings it again later).
+   */
+  ingest(payload: Uint8Array): boolean {
+    const rec = decodeRecord(payload);
+    const limit = hlcFromMs(this.env.wallMs() + this.#maxClockOffsetMs);
+    const effects = rec.kind === "batch"
+      ? rec.effects
+      : rec.kind === "dump"
+      ? rec.keys.flatMap((k) => k.log)
+      : [];
+    for (const e of effects) {
+      if (e.hlc > limit) {
+        this.stats.clockRefused++;
+        return false;
+      }
+    }
+    if (rec.kind === "epoch") throw new Error("keyspace-wide effects are not replicated");
+    if (this.env.storage.durable) {
+      this.env.storage.append(payload);
+      this.stats.logRecords++;
+    }
+    this.#applyRecord(rec);
+    this.requestSync();
+    return true;
+  }
+
+  /** Skipped dump keys per sender since its current round started (claims need none). */
+  readonly #roundSkipped = new Map<string, boolean>();
+
+  #applyRecord(rec: DecodedRecord): void {
+    if (rec.kind === "batch") {
+      for (const e of rec.effects) {
+        if (!this.receive(e)) throw new Error("too many effects held waiting for their deps");
+      }
+    } else if (rec.kind === "epoch") {
+      this.#applyEpoch(rec.effect);
+      this.#markHave(rec.effect.w, rec.effect.seq);
+    } else {
+      if (rec.roundStart) this.#roundSkipped.set(rec.from, false);
+      for (const k of rec.keys) {
+        if (this.#install(k)) this.stats.dumpsInstalled++;
+        else {
+          this.stats.dumpsSkipped++;
+          this.#roundSkipped.set(rec.from, true);
+        }
+      }
+      this.#drainHeld();
+      if (rec.claims !== null && this.#roundSkipped.get(rec.from) === false) {
+        const claims = new Map<Writer, number>();
+        for (const c of rec.claims) claims.set(c.w, c.seq);
+        this.#claim(claims);
+      }
+    }
+  }
+
+  /**
+   * Installs one key of a dump. The receiver keeps everything it has: when it holds the dump's
+   * whole base, the dump's unstable effects are received like any; when the dump holds this
+   * node's whole base, its base is taken and this node's extra effects are folded on top; when
+   * neither holds the other's base, nothing is done (another round, or another peer, settles it).
+   */
+  #install(k: KeyDump): boolean {
+    const d = this.dbs[k.db];
+    const ks = d.ensure(k.key);
+    const mine = versionOf(ks), theirs = vvMap(k.baseVv);
+    for (const e of k.log) raise(theirs, e.w, e.seq);
+    if (covers(mine, theirs)) return true;
+    if (covers(mine, vvMap(k.baseVv))) {
+      // Applied one by one: a dump ships keys, not groups, and the group's other keys may be
+      // here already (or not shipped at all), so waiting for them could wait forever.
+      for (const e of k.log) {
+        if (!this.receive(e.group === null ? e : { ...e, group: null })) {
+          throw new Error("too many effects held");
+        }
+      }
+      // All of it applied, or this key does not count as installed (its round claims nothing).
+      return k.log.every((e) => isApplied(ks, e));
+    }
+    if (!covers(theirs, baseVvOf(ks))) return false;
+    const extras = (ks.log ?? []).filter((x) => (theirs.get(x.e.w) ?? 0) < x.e.seq).map((x) => x.e);
+    const before = this.#measure(ks), beforeDeadline = ks.deadline;
+    const r = k.type === null ? null : this.registry.forType(k.type);
+    if (r === undefined) throw new Error(`dump of unknown type ${k.type}`);
+    ks.type = r;
+    ks.value = r === null ? undefined : r.decode(k.enc);
+    ks.deadline = r === null ? 0 : k.deadline;
+    ks.log = null;
+    ks.vv = [];
+    for (const id of k.baseVv) ks.raiseBase(id.w, id.seq);
+    if (k.log.length > 0) {
+      const log: LogEntry[] = [];
+      for (const e of k.log) log.push({ e, steps: applyEffect(ks, e, this.registry, true) });
+      ks.log = log;
+    }
+    ks.setTips(k.tips);
+    for (const e of extras) this.stats.reorders += insertEffect(ks, e, this.registry);
+    for (const e of k.log) this.#markHave(e.w, e.seq);
+    this.#stabilize(ks, k.db, k.key);
+    this.#account(d, k.db, k.key, ks, before, beforeDeadline);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- anti-entropy
+
+  /**
+   * Digest of the keyspace in `buckets` buckets: two 32-bit lanes per bucket, the sum over its
+   * keys of a hash of (db, key, version vector). Equal digests mean equal effect sets.
+   */
+  digest(buckets: number): Uint32Array {
+    const out = new Uint32Array(2 * buckets);
+    this.dbs.forEach((d, db) => {
+      for (const [key, ks] of d.map) {
+        const v = versionOf(ks);
+        if (v.size === 0) continue;
+        const b = bucketOf(db, key, buckets);
+        const [h1, h2] = hashPair(`${db}\u0000${key}\u0000${versionText(v)}`);
+        out[2 * b] = (out[2 * b] + h1) >>> 0;
+        out[2 * b + 1] = (out[2 * b + 1] + h2) >>> 0;
+      }
+    });
+    return out;
+  }
+
+  /** Every key in the given buckets with its version vector (`[node, inc, seq, ...]`). */
+  versionsIn(bucketSet: ReadonlySet<number>, buckets: number): [number, string, (string | number)[]][] {
+    const out: [number, string, (string | number)[]][] = [];
+    this.dbs.forEach((d, db) => {
+      for (const [key, ks] of d.map) {
+        if (!bucketSet.has(bucketOf(db, key, buckets))) continue;
+        const flat: (string | number)[] = [];
+        for (const [w, seq] of versionOf(ks)) flat.push(w.node, w.inc, seq);
+        if (flat.length > 0) out.push([db, key, flat]);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Compares a peer's versions of the keys in `bucketSet` with ours: the keys where we hold
+   * effects the peer lacks (to ship), and whether the peer holds any we lack.
+   */
+  compare(
+    peer: readonly [number, string, (string | number)[]][],
+    bucketSet: ReadonlySet<number>,
+    buckets: number,
+  ): { ship: [number, string][]; peerAhead: boolean } {
+    const theirs = new Map<string, Map<Writer, number>>();
+    let peerAhead = false;
+    for (const [db, key, flat] of peer) {
+      const m = new Map<Writer, number>();
+      for (let i = 0; i < flat.length; i += 3) {
+        m.set(Writer.of(flat[i] as string, flat[i + 1] as number), flat[i + 2] as number);
+      }
+      theirs.set(`${db}\u0000${key}`, m);
+      const ks = this.dbs[db]?.map.get(key);
+      if (!covers(ks === undefined ? new Map() : versionOf(ks), m)) peerAhead = true;
+    }
+    const ship: [number, string][] = [];
+    this.dbs.forEach((d, db) => {
+      for (const [key, ks] of d.map) {
+        if (!bucketSet.has(bucketOf(db, key, buckets))) continue;
+        const mine = versionOf(ks);
+        if (mine.size > 0 && !covers(theirs.get(`${db}\u0000${key}`) ?? new Map(), mine)) {
+          ship.push([db, key]);
+        }
+      }
+    });
+    return { ship, peerAhead };
+  }
+
+  /** A dump record of `keys` (see `ingest`), to be sent to a peer. */
+  dump(
+    keys: readonly [number, string][],
+    opts: { from: string; roundStart: boolean; claims: Map<Writer, number> | null },
+  ): Uint8Array {
+    const out: KeyDump[] = [];
+    for (const [db, key] of keys) {
+      const ks = this.dbs[db].map.get(key);
+      if (ks !== undefined) out.push(this.#dumpKey(db, key, ks));
+    }
+    const claims = opts.claims === null ? null : [...opts.claims].map(([w, seq]) => ({ w, seq }));
+    return encodeDump({ from: opts.from, roundStart: opts.roundStart, keys: out, claims });
+  }
+
+  #dumpKey(db: number, key: string, ks: KeyState): KeyDump {
+    const vv: EffectId[] = [];
+    for (const [w, seq] of baseVvOf(ks)) vv.push({ w, seq });
+    const tips = ks.tips();
+    const log = ks.log;
+    const base = this.#withBase(ks, () => ({
+      type: ks.type === null ? null : ks.type.type,
+      enc: ks.type === null ? null : ks.type.encode(ks.value),
+      deadline: ks.deadline,
+    }));
+    return { db, key, ...base, tips, baseVv: vv, log: log === null ? [] : log.map((x) => x.e) };
+  }
+
+  /** Runs `fn` on the key's base (its unstable effects undone), then reapplies them. */
+  #withBase<T>(ks: KeyState, fn: () => T): T {
+    const log = ks.log;
+    if (log === null) return fn();
+    for (let i = log.length - 1; i >= 0; i--) undoSteps(ks, log[i].steps);
+    const out = fn();
+    for (const x of log) x.steps = applyEffect(ks, x.e, this.registry, true);
+    return out;
   }
 
   // ---------------------------------------------------------------- accounting and expiry
@@ -516,14 +951,22 @@ export class Engine {
   #dropIfSettled(db: number, key: string, ks: KeyState): void {
     // A cluster of one forgets a deleted key's tips with it; with peers a tombstone stays until
     // the key's history is stable everywhere (the next issue's subscriptions).
-    if (ks.type === null && ks.settled() && this.#peers.length === 0) {
+    if (ks.type === null && ks.settled() && !this.#clustered) {
       this.dbs[db].drop(key, ks);
     }
   }
 
+  /**
+   * In a cluster, the time before which no effect can still arrive from a member (the replicator
+   * keeps it: the oldest clock the members last reported). An expired key is freed only before
+   * it, so a late effect never lands on a value one node freed and another still has.
+   */
+  expirySafeMs = Infinity;
+
   /** Frees an expired key whose history is settled (no effect: every node expires it alike). */
   #expire(db: number, key: string, ks: KeyState): void {
     if (!ks.settled()) return;
+    if (this.#clustered && (ks.deadline >= this.expirySafeMs || this.#heldCount > 0)) return;
     const d = this.dbs[db];
     const before = this.#measure(ks), beforeDeadline = ks.deadline;
     ks.type = null;
@@ -535,12 +978,16 @@ export class Engine {
     this.onExpired?.(db, key);
   }
 
+  /** Called with every local batch's record (a copy), for the replicator to send. */
+  onRecord: ((record: Uint8Array) => void) | null = null;
+
   /** Called when a key expires (keyspace notifications hook). */
   onExpired: ((db: number, key: string) => void) | null = null;
 
   /** One active-expiry pass over due deadlines; returns how many keys it expired. */
   expireCycle(): number {
-    const now = this.hlc.nowMs();
+    let now = this.hlc.nowMs();
+    if (this.#clustered) now = this.#heldCount > 0 ? 0 : Math.min(now, this.expirySafeMs - 1);
     // The simulator may starve active expiry, so reads must expire keys lazily on their own.
     const budget = this.env.buggify("engine.expire-budget") ? 1 : EXPIRE_BATCH;
     let n = 0;
@@ -634,97 +1081,112 @@ export class Engine {
   }
 
   /**
-   * Checkpoint format 2: `[2, hlc, writers, dbs]` where `writers` is a flat `[node, inc, ...]`
+   * Checkpoint format 3: `[3, hlc, writers, dbs, have]`. `writers` is a flat `[node, inc, ...]`
    * table and every id is `[writerIndex, seq]`, so a node id is written once, not once per key.
+   * Per key: its base (type, value, deadline), tips, base version vector and unstable effects;
+   * `have` is the per-writer frontier with its out-of-order seqs.
    */
   #encodeCheckpoint(): Uint8Array {
-    const writers: unknown[] = [];
-    const index = new Map<Writer, number>();
-    const ref = (w: Writer): number => {
-      let i = index.get(w);
-      if (i === undefined) {
-        index.set(w, i = index.size);
-        writers.push(w.node, w.inc);
-      }
-      return i;
-    };
+    const t = new WriterTable();
     const dbs: unknown[] = [];
     this.dbs.forEach((d, db) => {
       const keys: unknown[] = [];
       for (const [key, ks] of d.map) {
-        if (!ks.settled()) throw new Error("checkpoint with unstable effects is not supported yet");
-        if (ks.type === null) continue;
-        const tips: number[] = [];
-        for (const t of ks.tips()) tips.push(ref(t.w), t.seq);
-        let vv: number[] | null = null;
-        if (ks.vv !== null) {
-          vv = [];
-          for (let i = 0; i < ks.vv.length; i += 2) vv.push(ref(ks.vv[i] as Writer), ks.vv[i + 1] as number);
-        }
-        keys.push([key, ks.type.type, ks.type.encode(ks.value), ks.deadline, tips, vv]);
+        if (ks.type === null && (!this.#clustered || (ks.tipW === null && ks.log === null))) continue;
+        const k = this.#dumpKey(db, key, ks);
+        keys.push([
+          key,
+          k.type,
+          k.enc,
+          k.deadline,
+          t.ids(k.tips),
+          ks.vv === null ? null : t.ids(k.baseVv),
+          encodeEffects(t, k.log),
+        ]);
       }
       if (keys.length > 0) dbs.push([db, keys]);
     });
-    return encodeValue([2, this.hlc.peek(), writers, dbs]);
+    const have: unknown[] = [];
+    for (const [w, h] of this.#have) have.push(t.ref(w), h.upTo, h.ahead === null ? [] : [...h.ahead]);
+    // Effects still waiting for their deps: the records that brought them are dropped with the
+    // log this checkpoint covers, so they must live on here.
+    const held = this.#held.flat();
+    for (const members of this.#partialGroups.values()) held.push(...members);
+    return encodeValue([3, this.hlc.peek(), t.flat, dbs, have, encodeEffects(t, held)]);
   }
 
   #loadCheckpoint(bytes: Uint8Array): number {
-    const [version, hlc, flatWriters, dbs] = decodeValue(bytes) as [
+    const [version, hlc, flatWriters, dbs, have, held] = decodeValue(bytes) as [
       number,
       number,
       unknown[],
       [number, unknown[][]][],
+      unknown[],
+      unknown[][] | undefined,
     ];
-    if (version !== 2) throw new Error(`checkpoint format ${version} not supported`);
+    // Format 2 (issue 2) is format 3 without unstable effects and frontiers.
+    if (version !== 3 && version !== 2) throw new Error(`checkpoint format ${version} not supported`);
     this.hlc.observe(hlc);
-    const writers: Writer[] = [];
-    for (let i = 0; i < flatWriters.length; i += 2) {
-      writers.push(Writer.of(flatWriters[i] as string, flatWriters[i + 1] as number));
-    }
-    const ids = (flat: number[]): EffectId[] => {
-      const out: EffectId[] = [];
-      for (let i = 0; i < flat.length; i += 2) out.push({ w: writers[flat[i]], seq: flat[i + 1] });
-      return out;
-    };
+    const writers = readWriters(flatWriters);
     let n = 0;
     for (const [db, keys] of dbs) {
       if (db >= this.dbs.length) throw new Error(`checkpoint has db ${db}; start with --databases ${db + 1}`);
       const d = this.dbs[db];
       for (
-        const [key, type, enc, deadline, tips, vv] of keys as [
+        const [key, type, enc, deadline, tips, vv, log] of keys as [
           string,
-          string,
+          string | null,
           unknown,
           number,
           number[],
           number[] | null,
+          unknown[][],
         ][]
       ) {
-        const r = this.registry.forType(type);
+        const r = type === null ? null : this.registry.forType(type);
         if (r === undefined) throw new Error(`checkpoint has unknown type ${type}`);
         const ks = d.ensure(key);
         ks.type = r;
-        ks.value = r.decode(enc);
+        ks.value = r === null ? undefined : r.decode(enc);
         ks.deadline = deadline;
-        ks.setTips(ids(tips));
         if (vv !== null) {
           ks.vv = [];
-          for (const id of ids(vv)) ks.vv.push(id.w, id.seq);
+          for (const id of readIds(writers, vv)) ks.vv.push(id.w, id.seq);
         }
+        const effects = decodeEffects(writers, log ?? []);
+        if (effects.length > 0) {
+          ks.pinVv();
+          ks.log = effects.map((e) => ({ e, steps: applyEffect(ks, e, this.registry, true) }));
+          this.#unstable.set(ks, { db, key });
+        }
+        ks.setTips(readIds(writers, tips));
         this.#account(d, db, key, ks, -1, 0);
-        n++;
+        if (ks.type !== null) n++;
       }
     }
+    for (let i = 0; i < (have?.length ?? 0); i += 3) {
+      const ahead = have[i + 2] as number[];
+      this.#have.set(writers[have[i] as number], {
+        upTo: have[i + 1] as number,
+        ahead: ahead.length === 0 ? null : new Set(ahead),
+      });
+    }
+    for (const e of decodeEffects(writers, held ?? [])) this.receive(e);
     return n;
   }
 
   // ---------------------------------------------------------------- state hash and scanning
 
-  /** A deterministic digest of every key's value and deadline (for convergence checks). */
-  stateHash(): string {
+  /**
+   * A deterministic digest of every key's value and deadline (for convergence checks); keys
+   * expired at `nowMs` are left out, since nodes free them at different moments.
+   */
+  stateHash(nowMs = 0): string {
     const parts: string[] = [];
     this.dbs.forEach((d, db) => {
-      const keys = [...d.map.keys()].filter((k) => d.map.get(k)!.type !== null).sort();
+      const live = (ks: KeyState) =>
+        ks.type !== null && (nowMs === 0 || ks.deadline === 0 || ks.deadline > nowMs);
+      const keys = [...d.map.keys()].filter((k) => live(d.map.get(k)!)).sort();
       for (const k of keys) {
         const ks = d.map.get(k)!;
         parts.push(
@@ -740,6 +1202,64 @@ function randomNodeId(env: Env): string {
   let s = "";
   for (let i = 0; i < 16; i++) s += Math.floor(env.random() * 16).toString(16);
   return s;
+}
+
+/** The base version vector of a key: what its folded base holds, per writer. */
+function baseVvOf(ks: KeyState): Map<Writer, number> {
+  const out = new Map<Writer, number>();
+  const vv = ks.vv;
+  if (vv !== null) { for (let i = 0; i < vv.length; i += 2) out.set(vv[i] as Writer, vv[i + 1] as number); }
+  else if (ks.tipW !== null && ks.log === null) out.set(ks.tipW, ks.tipSeq);
+  return out;
+}
+
+/**
+ * Everything a key holds, per writer: its base plus its unstable effects. A writer's effects on
+ * one key form a causal chain and a node applies only effects whose deps it has, so the highest
+ * seq per writer names the whole set exactly.
+ */
+function versionOf(ks: KeyState): Map<Writer, number> {
+  const out = baseVvOf(ks);
+  const log = ks.log;
+  if (log !== null) { for (const x of log) raise(out, x.e.w, x.e.seq); }
+  return out;
+}
+
+function raise(m: Map<Writer, number>, w: Writer, seq: number): void {
+  if ((m.get(w) ?? 0) < seq) m.set(w, seq);
+}
+
+function vvMap(ids: readonly EffectId[]): Map<Writer, number> {
+  const out = new Map<Writer, number>();
+  for (const id of ids) raise(out, id.w, id.seq);
+  return out;
+}
+
+/** True when `a` holds everything `b` does. */
+function covers(a: Map<Writer, number>, b: Map<Writer, number>): boolean {
+  for (const [w, seq] of b) if ((a.get(w) ?? 0) < seq) return false;
+  return true;
+}
+
+function versionText(v: Map<Writer, number>): string {
+  const parts: string[] = [];
+  for (const [w, seq] of v) parts.push(`${w.key}:${seq}`);
+  return parts.sort().join(",");
+}
+
+function bucketOf(db: number, key: string, buckets: number): number {
+  return hashPair(`${db}\u0000${key}`)[0] % buckets;
+}
+
+/** Two independent 32-bit FNV-style hashes of a string. */
+function hashPair(s: string): [number, number] {
+  let h1 = 0x811c9dc5, h2 = 0x01000193;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return [h1, h2];
 }
 
 /** A 64-bit FNV-style digest of a string as 16 hex chars (state hashes; not cryptographic). */

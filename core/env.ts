@@ -39,6 +39,8 @@ export interface StoredState {
 export interface NodeMeta {
   nodeId: string;
   incarnation: number;
+  /** Set once the node has been a member of a cluster of more than one (see Engine). */
+  clustered?: boolean;
 }
 
 /**

@@ -83,6 +83,16 @@ export class OutboundSession {
     this.#cursor = receivedUpTo + 1;
   }
 
+  /** Payloads not yet acknowledged, in order (to carry them into a session with a new incarnation). */
+  pending(): Uint8Array[] {
+    return this.#frames.slice(this.#head).map((f) => f.payload);
+  }
+
+  /** Seq of the last frame queued (0 before any). */
+  lastSeq(): number {
+    return this.#nextSeq - 1;
+  }
+
   /** Frames kept until acknowledged. */
   unacked(): number {
     return this.#frames.length - this.#head;

@@ -204,8 +204,10 @@ test("two engines over a lossy, reordering, duplicating channel converge to one 
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 10, max: 80 }), (seed, steps) => {
       const envs = [fakeEnv(seed), fakeEnv(seed + 1)];
-      const engines = envs.map((env) => new Engine(env, { reducers: [reg], peers: ["other"] }));
+      const engines = envs.map((env) => new Engine(env, { reducers: [reg], clustered: true }));
       engines.forEach((e) => e.open());
+      // Two members that never advertise what they have: every effect stays unstable.
+      engines.forEach((e) => e.setMembers(["a", "b"]));
       const rnd = envs[0].random;
       // In-flight effects per direction; each is resent until delivered at least once.
       const inflight: Effect[][] = [[], []];

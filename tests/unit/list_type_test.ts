@@ -272,8 +272,12 @@ const otherType: Reducer<string> = {
 
 function node(seed: number, peers: string[] = []) {
   const clock = { ms: 1_700_000_000_000 };
-  const engine = new Engine(fakeEnv(seed, clock), { reducers: [listType, otherType], peers });
+  const engine = new Engine(fakeEnv(seed, clock), {
+    reducers: [listType, otherType],
+    clustered: peers.length > 0,
+  });
   engine.open();
+  if (peers.length > 0) engine.setMembers(["self", ...peers]);
   const effects: Effect[] = [];
   const run = (...args: string[]): Reply | string => {
     const batch = engine.begin();

@@ -1,0 +1,852 @@
+/**
+ * Replication between nodes (DESIGN.md sections 3 and 5), sans-IO: the shell hands it one `Link`
+ * per peer connection and the bytes that arrive; it answers with messages on the links.
+ *
+ * - Every local record goes to every member over a per-peer session (numbered frames that
+ *   survive reconnects; core/session.ts). Received records are logged, then applied.
+ * - Each node advertises, per writer, the contiguous seq it has durably logged ("have"). An
+ *   effect is stable once every member advertises it; stable effects fold into the base.
+ * - Anti-entropy on connect and periodically: bucket digests, then the versions of the keys in
+ *   differing buckets, then dumps (base, version vector, unstable effects) of what the peer lacks,
+ *   sent through the session and ending with the sender's frontiers as claims.
+ * - Membership is data (a store the face provides); a change is accepted by a strict majority
+ *   of the current members, one at a time, before it is written.
+ * The wire protocol is in docs/protocol.md.
+ */
+import { decodeValue, encodeValue } from "./codec.ts";
+import { Writer } from "./effect.ts";
+import type { Engine } from "./engine.ts";
+import type { Env } from "./env.ts";
+import { hlcMs } from "./hlc.ts";
+import { InboundSession, OutboundSession, type SessionLimits } from "./session.ts";
+
+/** Message types on a peer link (each message is one CBOR array, first element the type). */
+export const MSG = {
+  hello: 1,
+  frame: 2,
+  ack: 3,
+  status: 4,
+  aeDigest: 5,
+  aeVersions: 6,
+  join: 7,
+  joined: 8,
+  propose: 9,
+  accept: 10,
+  decided: 11,
+  removed: 12,
+  aeNudge: 13,
+} as const;
+
+/** One connection to a peer, as the shell provides it. */
+export interface Link {
+  send(message: Uint8Array): void;
+  close(reason: string): void;
+}
+
+/** A member: its node id and where it is reached. */
+export interface Member {
+  node: string;
+  /** Redis address (`host:port`), for INFO and clients. */
+  redis: string;
+  /** Cluster address (`host:port`), for peers. */
+  cluster: string;
+}
+
+/** A membership change (an envelope on the members key). */
+export type MemberChange = readonly ["add", Member] | readonly ["remove", string];
+
+/** Where membership lives: the face keeps it as data in `__swytch:members`. */
+export interface MembershipStore {
+  /** Current members, and nodes removed. */
+  read(): { members: Member[]; removed: string[] };
+  /** Writes a committed change as an effect on the members key. */
+  write(change: MemberChange): void;
+}
+
+export interface ReplicatorOptions {
+  /** This node's addresses. */
+  self: { redis: string; cluster: string };
+  store: MembershipStore;
+  /** A member not heard from for this long is removed by the majority. */
+  memberTimeoutMs?: number;
+  /** Status (heartbeat) period. */
+  heartbeatMs?: number;
+  /** Anti-entropy period per peer. */
+  antiEntropyMs?: number;
+  /** How long a proposal waits for a majority, and how long an acceptor stays locked. */
+  proposalTimeoutMs?: number;
+  sessionLimits?: SessionLimits;
+  /**
+   * Test-only planted bug: stability trusts a member's newest status even when this node has not
+   * received everything that member had (stability without session ordering).
+   */
+  plantedBugUnorderedStability?: boolean;
+}
+
+/** Statuses kept per peer (stability uses the newest this node has caught up with). */
+const MAX_STATUSES = 64;
+/** Buckets of the anti-entropy digest. */
+const AE_BUCKETS = 1024;
+/** Keys per dump record, so one record stays small. */
+const DUMP_KEYS = 500;
+/** Key versions one reply carries at most; a larger difference takes several rounds. */
+const AE_MAX_VERSIONS = 200_000;
+/** Frames handed to a link per flush. */
+const FLUSH_FRAMES = 1024;
+
+interface Peer {
+  node: string;
+  cluster: string;
+  inc: number;
+  link: Link | null;
+  out: OutboundSession;
+  in: InboundSession;
+  /** What the peer advertised it has durably, per writer: its recent statuses, oldest first. */
+  statuses: Map<Writer, number>[];
+  /** The membership the peer last reported (see `writeBlocked`). */
+  view: string;
+  /** The peer's clock when it last reported (ms). */
+  clockMs: number;
+  lastHeardMs: number;
+  /** Frames received since the last ack we sent. */
+  unacked: number;
+  aeRound: number;
+  /** The round in flight: its frontiers (claims) and when it started. */
+  aePending: { round: number; claims: Map<Writer, number>; startedMs: number } | null;
+  aeDueMs: number;
+  /** Session overflowed or a record was refused: a round must repair it. */
+  aeNeeded: boolean;
+}
+
+/** Replicator counters for INFO. */
+export interface ReplicatorStats {
+  framesSent: number;
+  framesReceived: number;
+  recordsRefused: number;
+  sessionOverflows: number;
+  aeRounds: number;
+  keysShipped: number;
+  membershipChanges: number;
+}
+
+export class Replicator {
+  readonly engine: Engine;
+  readonly env: Env;
+  readonly stats: ReplicatorStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    recordsRefused: 0,
+    sessionOverflows: 0,
+    aeRounds: 0,
+    keysShipped: 0,
+    membershipChanges: 0,
+  };
+  readonly #opts: Required<Omit<ReplicatorOptions, "sessionLimits">> & { sessionLimits?: SessionLimits };
+  readonly #peers = new Map<string, Peer>();
+  #members: Member[] = [];
+  #removed = new Set<string>();
+  #membersText = "";
+  #timer: unknown = null;
+  #stopped = false;
+  #startedMs: number;
+  /** Acceptor side: the change this node accepted and has not seen decided. */
+  #lock: { id: string; untilMs: number } | null = null;
+  /** Proposer side: the change in flight. */
+  #proposal: {
+    id: string;
+    change: MemberChange;
+    accepts: Set<string>;
+    rejects: Set<string>;
+    untilMs: number;
+    done: (ok: boolean, why: string) => void;
+  } | null = null;
+  #proposalSeq = 0;
+  /** Join requests waiting for their change, by node. */
+  #joinWaiters = new Map<string, Link>();
+  /** Set while this node is asking to join through seeds. */
+  #joining = false;
+  /** A joined reply arrived (the shell stops dialing seeds). */
+  joined = false;
+
+  constructor(engine: Engine, opts: ReplicatorOptions) {
+    this.engine = engine;
+    this.env = engine.env;
+    this.#opts = {
+      memberTimeoutMs: 30_000,
+      heartbeatMs: 200,
+      antiEntropyMs: 5_000,
+      proposalTimeoutMs: 2_000,
+      plantedBugUnorderedStability: false,
+      ...opts,
+    };
+    this.#startedMs = this.env.monotonicMs();
+    engine.onRecord = (record) => this.#broadcast(record);
+    this.#refreshMembers();
+    this.#updateStability();
+    this.#schedule();
+  }
+
+  get nodeId(): string {
+    return this.engine.writer.node;
+  }
+
+  /** Current members (this node included once it joined). */
+  members(): readonly Member[] {
+    return this.#members;
+  }
+
+  /** True when this node is one of several members: exclusive commands need envelopes. */
+  multiNode(): boolean {
+    return this.#members.length > 1;
+  }
+
+  /** Members this node should dial (the smaller node id of a pair dials) and is not linked to. */
+  dialTargets(): Member[] {
+    return this.#members.filter((m) =>
+      m.node !== this.nodeId && m.node > this.nodeId && this.#peers.get(m.node)?.link == null
+    );
+  }
+
+  /** True while this node asked to join and is not a member yet. */
+  needsJoin(): boolean {
+    return this.#joining && !this.#members.some((m) => m.node === this.nodeId);
+  }
+
+  /** True when the shell should dial a seed: joining, and no join link is open. */
+  wantsSeed(): boolean {
+    return this.needsJoin() && this.#joinLinks === 0;
+  }
+
+  /** Open links dialed to seeds to join. */
+  #joinLinks = 0;
+
+  /** Starts asking seeds to let this node join (the shell dials them and calls `connected`). */
+  startJoin(): void {
+    this.#joining = true;
+    this.engine.becomeClustered();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) this.env.clearTimer(this.#timer);
+    this.engine.onRecord = null;
+    for (const p of this.#peers.values()) p.link?.close("node stopping");
+  }
+
+  // ---------------------------------------------------------------- links
+
+  /**
+   * A new connection (dialed or accepted). `join` marks a dial to a seed while joining. Returns
+   * the handlers the shell calls with each received message and when the link closes.
+   */
+  connected(link: Link, opts: { join?: boolean } = {}): { receive(msg: Uint8Array): void; closed(): void } {
+    let peer: Peer | null = null;
+    const w = this.engine.writer;
+    const hello = (p: Peer | undefined) =>
+      encodeValue([
+        MSG.hello,
+        w.node,
+        w.inc,
+        this.#opts.self.cluster,
+        p?.in.receivedUpTo() ?? 0,
+        p?.inc ?? 0,
+      ]);
+    link.send(hello(undefined));
+    let joinLink = opts.join === true;
+    if (joinLink) this.#joinLinks++;
+    if (opts.join === true) {
+      link.send(encodeValue([MSG.join, w.node, this.#opts.self.redis, this.#opts.self.cluster]));
+    }
+    return {
+      receive: (bytes) => {
+        if (this.#stopped) return;
+        let msg: unknown[];
+        try {
+          msg = decodeValue(bytes) as unknown[];
+          if (!Array.isArray(msg)) throw new Error("not an array");
+        } catch (e) {
+          link.close(`malformed message: ${(e as Error).message}`);
+          return;
+        }
+        try {
+          if (peer === null) {
+            if (msg[0] !== MSG.hello) throw new Error("first message is not hello");
+            peer = this.#hello(link, msg);
+            if (peer === null) return;
+            // The hello we sent carried nothing about this peer's session yet: resend it now.
+            link.send(hello(peer));
+            return;
+          }
+          peer.lastHeardMs = this.env.monotonicMs();
+          this.#message(peer, link, msg);
+        } catch (e) {
+          this.env.log("warn", "peer link dropped", { peer: peer?.node, error: (e as Error).message });
+          link.close((e as Error).message);
+        }
+      },
+      closed: () => {
+        if (joinLink) {
+          joinLink = false;
+          this.#joinLinks--;
+        }
+        if (peer !== null && peer.link === link) {
+          peer.link = null;
+          peer.aePending = null;
+        }
+        for (const [node, l] of this.#joinWaiters) if (l === link) this.#joinWaiters.delete(node);
+      },
+    };
+  }
+
+  #peer(node: string, cluster: string): Peer {
+    let p = this.#peers.get(node);
+    if (p === undefined) {
+      p = {
+        node,
+        cluster,
+        inc: 0,
+        link: null,
+        out: new OutboundSession(this.#opts.sessionLimits),
+        in: new InboundSession(),
+        statuses: [],
+        view: "",
+        clockMs: 0,
+        lastHeardMs: this.env.monotonicMs(),
+        unacked: 0,
+        aeRound: 0,
+        aePending: null,
+        aeDueMs: 0,
+        aeNeeded: false,
+      };
+      this.#peers.set(node, p);
+    }
+    return p;
+  }
+
+  #hello(link: Link, msg: unknown[]): Peer | null {
+    const [, node, inc, cluster, recvUpTo, yourInc] = msg as [number, string, number, string, number, number];
+    if (typeof node !== "string" || typeof inc !== "number" || node === this.nodeId) {
+      link.close("bad hello");
+      return null;
+    }
+    if (this.#removed.has(node) && !this.#members.some((m) => m.node === node)) {
+      // It was removed while away: it must rejoin under a new incarnation.
+      link.send(encodeValue([MSG.removed]));
+    }
+    const p = this.#peer(node, cluster);
+    p.cluster = cluster;
+    if (p.inc !== inc) {
+      // A new incarnation: its inbound session restarts; what it never acknowledged is resent.
+      if (p.inc !== 0) {
+        const pending = p.out.pending();
+        p.out = new OutboundSession(this.#opts.sessionLimits);
+        for (const x of pending) p.out.send(x);
+      }
+      p.in = new InboundSession();
+      p.inc = inc;
+      p.aePending = null;
+    }
+    if (p.link !== null && p.link !== link) p.link.close("replaced by a newer link");
+    p.aePending = null;
+    p.link = link;
+    p.lastHeardMs = this.env.monotonicMs();
+    p.out.reconnected(yourInc === this.engine.writer.inc ? Math.min(recvUpTo, p.out.lastSeq()) : 0);
+    this.#flush(p);
+    this.#sendStatus(p);
+    p.aeDueMs = 0;
+    return p;
+  }
+
+  #message(p: Peer, link: Link, msg: unknown[]): void {
+    switch (msg[0]) {
+      case MSG.hello:
+        // The second hello of the handshake: now it knows our session, so its count is exact.
+        if (msg[5] === this.engine.writer.inc) p.out.ack(Math.min(msg[4] as number, p.out.lastSeq()));
+        return;
+      case MSG.frame: {
+        const r = p.in.receive({ seq: msg[1] as number, payload: msg[2] as Uint8Array });
+        if (r === "gap") throw new Error(`session gap at frame ${msg[1]}`);
+        if (r === null) return;
+        this.stats.framesReceived++;
+        if (!this.engine.ingest(r)) {
+          this.stats.recordsRefused++;
+          p.aeNeeded = true;
+        }
+        if (++p.unacked >= 64) this.#ack(p);
+        return;
+      }
+      case MSG.ack:
+        if ((msg[1] as number) > p.out.lastSeq()) throw new Error("ack beyond the frames sent");
+        p.out.ack(msg[1] as number);
+        this.#flush(p);
+        return;
+      case MSG.status: {
+        const flat = msg[1] as (string | number)[];
+        const have = new Map<Writer, number>();
+        for (let i = 0; i < flat.length; i += 3) {
+          have.set(Writer.of(flat[i] as string, flat[i + 1] as number), flat[i + 2] as number);
+        }
+        p.statuses.push(have);
+        if (p.statuses.length > MAX_STATUSES) p.statuses.shift();
+        p.clockMs = msg[2] as number;
+        p.view = typeof msg[3] === "string" ? msg[3] : "";
+        return;
+      }
+      case MSG.aeDigest:
+        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array);
+      case MSG.aeVersions:
+        return this.#aeVersions(p, msg);
+      case MSG.aeNudge:
+        if (p.aePending === null) p.aeDueMs = 0;
+        return;
+      case MSG.join:
+        return this.#join(link, msg[1] as string, msg[2] as string, msg[3] as string);
+      case MSG.joined:
+        if (msg[1] === true) {
+          // A member now; the membership itself arrives with anti-entropy from the seed.
+          this.joined = true;
+          p.aeDueMs = 0;
+        } else {
+          this.env.log("warn", "join refused", { by: p.node, why: msg[2] });
+          // Try another seed (or this one again, later).
+          link.close("join refused");
+        }
+        return;
+      case MSG.propose:
+        return this.#onPropose(link, msg[1] as string, msg[2] as string);
+      case MSG.accept:
+        return this.#onAccept(p.node, msg[1] as string, msg[2] as boolean);
+      case MSG.decided:
+        if (this.#lock?.id === msg[1]) this.#lock = null;
+        return;
+      case MSG.removed:
+        return this.#onRemoved(p, link);
+      default:
+        throw new Error(`unknown message type ${String(msg[0])}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- effects
+
+  #broadcast(record: Uint8Array): void {
+    for (const m of this.#members) {
+      if (m.node === this.nodeId) continue;
+      const p = this.#peer(m.node, m.cluster);
+      this.#sendFrame(p, record);
+    }
+  }
+
+  #sendFrame(p: Peer, payload: Uint8Array): void {
+    if (!p.out.send(payload)) {
+      // The peer is too far behind to keep everything for it: anti-entropy repairs it later.
+      this.stats.sessionOverflows++;
+      p.aeNeeded = true;
+      return;
+    }
+    this.#flush(p);
+  }
+
+  #flush(p: Peer): void {
+    if (p.link === null) return;
+    for (;;) {
+      const frames = p.out.take(FLUSH_FRAMES);
+      if (frames.length === 0) return;
+      for (const f of frames) {
+        p.link.send(encodeValue([MSG.frame, f.seq, f.payload]));
+        this.stats.framesSent++;
+      }
+    }
+  }
+
+  #ack(p: Peer): void {
+    p.unacked = 0;
+    p.link?.send(encodeValue([MSG.ack, p.in.receivedUpTo()]));
+  }
+
+  #sendStatus(p: Peer): void {
+    if (p.link === null) return;
+    const flat: (string | number)[] = [];
+    for (const [w, seq] of this.engine.durableHave()) flat.push(w.node, w.inc, seq);
+    p.link.send(encodeValue([MSG.status, flat, hlcMs(this.engine.hlc.peek()), this.#membersText]));
+  }
+
+  /**
+   * What every member has, per writer: the minimum of what each advertised. A node that is not
+   * in the membership it knows (joining, or removed) folds nothing: it cannot tell who else must
+   * have an effect first, and a base that holds what the cluster never saw could not be merged.
+   */
+  #updateStability(): void {
+    const inView = this.#members.some((m) => m.node === this.nodeId);
+    const others = this.#members.filter((m) => m.node !== this.nodeId);
+    const stable = new Map<Writer, number>();
+    if (!this.engine.clustered || (inView && others.length === 0)) {
+      this.engine.setMembers([]);
+    } else {
+      this.engine.setMembers(inView ? this.#members.map((m) => m.node) : [this.nodeId, "(unknown)"]);
+      const mine = this.engine.have();
+      // Per member, the newest status whose every effect this node has too. An effect that
+      // member had is then here, so nothing it wrote before acknowledging can arrive later and
+      // sort before what becomes stable (the session order argument of DESIGN.md section 3).
+      const acks: Map<Writer, number>[] = [];
+      for (const m of inView ? others : []) {
+        const p = this.#peers.get(m.node);
+        let q: Map<Writer, number> | undefined;
+        const st = p?.statuses ?? [];
+        for (let i = st.length - 1; i >= 0 && q === undefined; i--) {
+          if (this.#opts.plantedBugUnorderedStability || covers(mine, st[i])) q = st[i];
+        }
+        if (q === undefined) {
+          acks.length = 0;
+          break;
+        }
+        acks.push(q);
+      }
+      if (acks.length === others.length && inView) {
+        for (const [w, seq] of mine) {
+          let min = seq;
+          for (const q of acks) min = Math.min(min, q.get(w) ?? 0);
+          if (min > 0) stable.set(w, min);
+        }
+      }
+    }
+    this.engine.setStable(stable);
+    let safe = hlcMs(this.engine.hlc.peek());
+    for (const m of others) safe = Math.min(safe, this.#peers.get(m.node)?.clockMs ?? 0);
+    this.engine.expirySafeMs = this.engine.clustered && (others.length > 0 || !inView)
+      ? (inView ? safe : 0)
+      : Infinity;
+  }
+
+  /**
+   * Why client writes must wait, or null. A node writes only once every member has it in its
+   * membership (DESIGN.md section 5): until then a member could fold an effect as stable without
+   * waiting for this node, and a concurrent write from here would land behind it on some nodes.
+   */
+  writeBlocked(): string | null {
+    if (!this.engine.clustered) return null;
+    if (!this.#members.some((m) => m.node === this.nodeId)) {
+      return "this node is not a member of the cluster yet (joining)";
+    }
+    for (const m of this.#members) {
+      if (m.node === this.nodeId) continue;
+      const view = this.#peers.get(m.node)?.view ?? "";
+      if (!view.split(";").some((x) => x.startsWith(`${this.nodeId}=`))) {
+        return `member ${m.node} does not know this node yet`;
+      }
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- anti-entropy
+
+  #startRound(p: Peer): void {
+    if (p.link === null) return;
+    p.aeRound++;
+    this.stats.aeRounds++;
+    p.aePending = { round: p.aeRound, claims: this.engine.have(), startedMs: this.env.monotonicMs() };
+    p.aeNeeded = false;
+    const digest = this.engine.digest(AE_BUCKETS);
+    p.link.send(encodeValue([MSG.aeDigest, p.aeRound, new Uint8Array(digest.buffer)]));
+  }
+
+  #aeDigest(link: Link, round: number, theirs: Uint8Array): void {
+    const mine = this.engine.digest(AE_BUCKETS);
+    // A copy: the decoder may hand out a view into a larger buffer.
+    const t = new Uint32Array(Uint8Array.from(theirs).buffer);
+    if (t.length !== mine.length) throw new Error("digest of another size");
+    const differing: number[] = [];
+    for (let b = 0; b < AE_BUCKETS; b++) {
+      if (mine[2 * b] !== t[2 * b] || mine[2 * b + 1] !== t[2 * b + 1]) differing.push(b);
+    }
+    let versions = this.engine.versionsIn(new Set(differing), AE_BUCKETS);
+    let complete = true;
+    if (versions.length > AE_MAX_VERSIONS) {
+      // Too many to send at once: this round covers some buckets, the next ones the rest.
+      complete = false;
+      const keep = new Set(
+        differing.slice(0, Math.max(1, Math.floor(differing.length * AE_MAX_VERSIONS / versions.length))),
+      );
+      differing.length = 0;
+      differing.push(...keep);
+      versions = this.engine.versionsIn(keep, AE_BUCKETS);
+    }
+    link.send(encodeValue([MSG.aeVersions, round, complete, differing, versions]));
+  }
+
+  #aeVersions(p: Peer, msg: unknown[]): void {
+    const [, round, complete, differing, versions] = msg as [
+      number,
+      number,
+      boolean,
+      number[],
+      [number, string, (string | number)[]][],
+    ];
+    const pending = p.aePending;
+    if (pending === null || pending.round !== round) return;
+    p.aePending = null;
+    const buckets = new Set(differing);
+    const { ship, peerAhead } = this.engine.compare(versions, buckets, AE_BUCKETS);
+    this.stats.keysShipped += ship.length;
+    const from = this.nodeId;
+    let first = true;
+    for (let i = 0; i < ship.length || first; i += DUMP_KEYS) {
+      const last = i + DUMP_KEYS >= ship.length;
+      const record = this.engine.dump(ship.slice(i, i + DUMP_KEYS), {
+        from,
+        roundStart: first,
+        claims: last && complete ? pending.claims : null,
+      });
+      first = false;
+      this.#sendFrame(p, record);
+    }
+    if (!complete) p.aeDueMs = 0;
+    if (peerAhead) p.link?.send(encodeValue([MSG.aeNudge]));
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  #refreshMembers(): void {
+    const { members, removed } = this.#opts.store.read();
+    members.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    const text = members.map((m) => `${m.node}=${m.redis},${m.cluster}`).join(";");
+    this.#removed = new Set(removed);
+    if (text === this.#membersText) return;
+    this.#membersText = text;
+    const before = new Set(this.#members.map((m) => m.node));
+    this.#members = members;
+    if (members.some((m) => m.node === this.nodeId)) this.#joining = false;
+    for (const m of members) {
+      if (m.node === this.nodeId) continue;
+      const p = this.#peer(m.node, m.cluster);
+      if (!before.has(m.node)) {
+        p.lastHeardMs = Math.max(p.lastHeardMs, this.env.monotonicMs());
+        p.aeDueMs = 0;
+      }
+    }
+    if (members.length > 1) this.engine.becomeClustered();
+    for (const [node, link] of this.#joinWaiters) {
+      if (members.some((m) => m.node === node)) {
+        link.send(encodeValue([MSG.joined, true, null]));
+        this.#joinWaiters.delete(node);
+      }
+    }
+    this.#updateStability();
+  }
+
+  /** A node asks to join through this one. */
+  #join(link: Link, node: string, redis: string, cluster: string): void {
+    if (this.needsJoin() || (this.engine.clustered && !this.#members.some((m) => m.node === this.nodeId))) {
+      // Not a member (yet, or any more): only a member may vouch for a newcomer.
+      link.send(encodeValue([MSG.joined, false, "not a member yet"]));
+      return;
+    }
+    if (this.#members.some((m) => m.node === node && m.cluster === cluster && m.redis === redis)) {
+      link.send(encodeValue([MSG.joined, true, null]));
+      return;
+    }
+    const now = this.env.monotonicMs();
+    const silent = this.#members.find((m) =>
+      m.node !== this.nodeId && m.node !== node &&
+      now - (this.#peers.get(m.node)?.lastHeardMs ?? 0) >= this.#aliveWindow()
+    );
+    if (silent !== undefined) {
+      // One change at a time, and the removal of a dead member comes first: a majority that
+      // needs the dead one's vote could never add anyone.
+      link.send(encodeValue([MSG.joined, false, `member ${silent.node} is unreachable`]));
+      return;
+    }
+    this.#joinWaiters.set(node, link);
+    if (this.#members.length === 0) {
+      // A cluster of one that never wrote itself down: it is the whole membership.
+      this.engine.becomeClustered();
+      this.#opts.store.write(["add", { node: this.nodeId, ...this.#opts.self }]);
+      this.#refreshMembers();
+    }
+    this.propose(["add", { node, redis, cluster }], (ok, why) => {
+      if (!ok) link.send(encodeValue([MSG.joined, false, why]));
+    });
+  }
+
+  /**
+   * Proposes a membership change to the current members; `done` says whether a strict majority
+   * accepted it (it is then written). One change at a time: false when one is in flight.
+   */
+  propose(change: MemberChange, done: (ok: boolean, why: string) => void): boolean {
+    this.env.log("info", "membership change proposed", { change: JSON.stringify(change) });
+    if (this.#proposal !== null) {
+      done(false, "another membership change is in flight");
+      return false;
+    }
+    const id = `${this.nodeId}.${this.engine.writer.inc}.${++this.#proposalSeq}`;
+    this.#proposal = {
+      id,
+      change,
+      accepts: new Set(),
+      rejects: new Set(),
+      untilMs: this.env.monotonicMs() + this.#opts.proposalTimeoutMs,
+      done,
+    };
+    const text = encodeValue([MSG.propose, id, this.#membersText]);
+    this.#onAccept(this.nodeId, id, this.#acceptLocally(id, this.#membersText));
+    for (const m of this.#members) {
+      if (m.node === this.nodeId) continue;
+      this.#peers.get(m.node)?.link?.send(text);
+    }
+    return true;
+  }
+
+  #acceptLocally(id: string, membersText: string): boolean {
+    const now = this.env.monotonicMs();
+    if (this.#lock !== null && this.#lock.id !== id && this.#lock.untilMs > now) return false;
+    if (membersText !== this.#membersText) return false;
+    this.#lock = { id, untilMs: now + this.#opts.proposalTimeoutMs * 2 };
+    return true;
+  }
+
+  #onPropose(link: Link, id: string, membersText: string): void {
+    link.send(encodeValue([MSG.accept, id, this.#acceptLocally(id, membersText)]));
+  }
+
+  #onAccept(from: string, id: string, ok: boolean): void {
+    const prop = this.#proposal;
+    if (prop === null || prop.id !== id) return;
+    (ok ? prop.accepts : prop.rejects).add(from);
+    const n = Math.max(1, this.#members.length);
+    const majority = Math.floor(n / 2) + 1;
+    if (prop.accepts.size >= majority) this.#decide(true, "");
+    else if (prop.rejects.size > n - majority) this.#decide(false, "rejected by a majority of the members");
+  }
+
+  #decide(ok: boolean, why: string): void {
+    const prop = this.#proposal!;
+    this.env.log("info", "membership change decided", { id: prop.id, ok, why });
+    this.#proposal = null;
+    if (this.#lock?.id === prop.id) this.#lock = null;
+    if (ok) {
+      this.#opts.store.write(prop.change);
+      this.stats.membershipChanges++;
+    }
+    const msg = encodeValue([MSG.decided, prop.id, ok]);
+    for (const p of this.#peers.values()) p.link?.send(msg);
+    this.#refreshMembers();
+    prop.done(ok, why);
+  }
+
+  #onRemoved(p: Peer, link: Link): void {
+    if (this.needsJoin()) return;
+    this.env.log("warn", "this node was removed from the cluster; rejoining", { via: p.node });
+    this.engine.reincarnate();
+    this.#joining = true;
+    link.send(encodeValue([MSG.join, this.nodeId, this.#opts.self.redis, this.#opts.self.cluster]));
+  }
+
+  /** Leaves the cluster (graceful shutdown): the majority removes this node; `done` either way. */
+  leave(done: () => void): void {
+    if (this.#members.length <= 1 || !this.#members.some((m) => m.node === this.nodeId)) return done();
+    const tryLeave = (attempt: number) => {
+      this.propose(["remove", this.nodeId], (ok) => {
+        if (ok || attempt >= 3) return done();
+        this.env.setTimer(100 + Math.floor(this.env.random() * 200), () => tryLeave(attempt + 1));
+      });
+    };
+    tryLeave(1);
+  }
+
+  // ---------------------------------------------------------------- the clock
+
+  #schedule(): void {
+    this.#timer = this.env.setTimer(this.#opts.heartbeatMs, () => {
+      if (this.#stopped) return;
+      this.tick();
+      this.#schedule();
+    });
+  }
+
+  /** Periodic work: acks, status, stability, anti-entropy, proposals, failure detection. */
+  tick(): void {
+    const now = this.env.monotonicMs();
+    this.#refreshMembers();
+    for (const p of this.#peers.values()) {
+      if (p.link === null) continue;
+      if (p.unacked > 0) this.#ack(p);
+      this.#sendStatus(p);
+      const isMember = this.#members.some((m) => m.node === p.node);
+      if (p.aePending !== null && now - p.aePending.startedMs > 10_000) p.aePending = null;
+      if (isMember && p.aePending === null && (now >= p.aeDueMs || p.aeNeeded)) {
+        p.aeDueMs = now + this.#opts.antiEntropyMs * (0.75 + 0.5 * this.env.random());
+        this.#startRound(p);
+      }
+    }
+    this.#updateStability();
+    if (this.#proposal !== null && now > this.#proposal.untilMs) {
+      this.#decide(false, "no majority answered in time");
+    }
+    this.#detectFailures(now);
+  }
+
+  /** A member silent for `--member-timeout` is proposed for removal by the lowest live member. */
+  #detectFailures(now: number): void {
+    if (this.#proposal !== null || this.#members.length <= 1) return;
+    if (!this.#members.some((m) => m.node === this.nodeId)) return;
+    const alive = (node: string) =>
+      node === this.nodeId ||
+      now - (this.#peers.get(node)?.lastHeardMs ?? this.#startedMs) < this.#aliveWindow();
+    const lowestAlive = this.#members.map((m) => m.node).filter(alive)[0];
+    if (lowestAlive !== this.nodeId) return;
+    for (const m of this.#members) {
+      if (m.node === this.nodeId) continue;
+      const heard = Math.max(this.#peers.get(m.node)?.lastHeardMs ?? 0, this.#startedMs);
+      if (now - heard > this.#opts.memberTimeoutMs) {
+        this.env.log("warn", "removing a member dead past --member-timeout", { node: m.node });
+        this.propose(["remove", m.node], () => {});
+        return;
+      }
+    }
+  }
+
+  /** A peer is alive if heard within this window: one missed heartbeat or a short pause is fine. */
+  #aliveWindow(): number {
+    return Math.max(5 * this.#opts.heartbeatMs, 1500);
+  }
+
+  /** Peers heard from recently. */
+  alivePeers(): string[] {
+    const now = this.env.monotonicMs();
+    return [...this.#peers.values()].filter((p) =>
+      p.link !== null && now - p.lastHeardMs < this.#aliveWindow()
+    ).map((
+      p,
+    ) => p.node);
+  }
+
+  /** The INFO cluster section's fields. */
+  info(): Record<string, string | number> {
+    const w = this.engine.writer;
+    const unstable = this.engine.unstableCounts();
+    let pending = 0;
+    for (const p of this.#peers.values()) pending += p.out.unacked();
+    return {
+      cluster_enabled: this.#members.length > 1 ? 1 : 0,
+      node_id: w.node,
+      incarnation: w.inc,
+      members: this.#members.length,
+      member_ids: this.#members.map((m) => m.node).join(","),
+      alive_peers: this.alivePeers().length,
+      writable: this.writeBlocked() === null ? 1 : 0,
+      effects_sent: this.stats.framesSent,
+      effects_received: this.stats.framesReceived,
+      unstable_keys: unstable.keys,
+      unstable_effects: unstable.effects,
+      pending_acks: pending,
+      held_effects: this.engine.heldCount(),
+      anti_entropy_rounds: this.stats.aeRounds,
+      keys_shipped: this.stats.keysShipped,
+      records_refused: this.stats.recordsRefused,
+    };
+  }
+}
+
+function covers(a: Map<Writer, number>, b: Map<Writer, number>): boolean {
+  for (const [w, seq] of b) if ((a.get(w) ?? 0) < seq) return false;
+  return true;
+}

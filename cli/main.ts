@@ -28,6 +28,17 @@ Flags of 'swytch redis':
   --databases N             number of databases (default 16)
   --log-format FORMAT       text | json (default text)
   -v, --verbose             debug logging
+
+Cluster flags of 'swytch redis':
+  --cluster-passphrase P    the cluster's shared secret (swytch gen-passphrase); turns the
+                            peer listener on: a node without --join is a cluster of one
+                            that others can join
+  --join HOST:PORT[,...]    join the cluster through these members' cluster ports
+  --cluster-port N          peer port (default: port + 1000)
+  --cluster-advertise H:P   address peers reach this node's cluster port at
+  --member-timeout DUR      remove a member dead this long (default 30s; bare number = s)
+  --max-clock-offset DUR    refuse effects this far ahead of our clock (default 500ms;
+                            bare number = ms)
 `;
 
 class UsageError extends Error {}
@@ -46,6 +57,18 @@ function intFlag(
     throw new UsageError(`invalid value for --${name}: '${v}' (expected ${min}..${max})`);
   }
   return n;
+}
+
+/** A duration: `30s`, `1500ms`, `2m`, or a bare number in `bareUnitMs` units; returns ms. */
+function duration(name: string, v: string | undefined, dfltMs: number, bareUnitMs: number): number {
+  if (v === undefined) return dfltMs;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(v);
+  const unit = m?.[2] === "ms" ? 1 : m?.[2] === "s" ? 1000 : m?.[2] === "m" ? 60_000 : bareUnitMs;
+  const ms = m === null ? NaN : Math.round(Number(m[1]) * unit);
+  if (!(ms > 0) || ms > 86_400_000) {
+    throw new UsageError(`invalid value for --${name}: '${v}' (expected a duration such as 30s or 500ms)`);
+  }
+  return ms;
 }
 
 function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, allowed: readonly T[]): T {
@@ -78,12 +101,57 @@ export function parseRedisFlags(argv: string[]): RedisNodeOptions {
         "log-format": { type: "string" },
         verbose: { type: "boolean", short: "v" },
         "planted-bug-reply-before-fsync": { type: "boolean" },
+        "cluster-passphrase": { type: "string" },
+        join: { type: "string" },
+        "cluster-port": { type: "string" },
+        "cluster-advertise": { type: "string" },
+        "member-timeout": { type: "string" },
+        "max-clock-offset": { type: "string" },
+        // Test-only (the fault harness and the simulator's planted bugs).
+        "debug-clock-offset-ms": { type: "string" },
+        "debug-heartbeat-ms": { type: "string" },
+        "debug-anti-entropy-ms": { type: "string" },
+        "planted-bug-ack-before-log": { type: "boolean" },
+        "planted-bug-unordered-stability": { type: "boolean" },
       },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const passphrase = values["cluster-passphrase"];
+  const join = (values.join ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (join.length > 0 && passphrase === undefined) throw new UsageError("--join needs --cluster-passphrase");
+  for (const j of join) {
+    if (!/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(j)) throw new UsageError(`invalid --join address '${j}'`);
+  }
+  const advertise = values["cluster-advertise"] ?? "";
+  if (advertise !== "" && !/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(advertise)) {
+    throw new UsageError(`invalid --cluster-advertise '${advertise}' (expected host:port)`);
+  }
+  if (passphrase === "") throw new UsageError("--cluster-passphrase must not be empty");
+  const cluster = passphrase === undefined ? undefined : {
+    passphrase,
+    join,
+    port: intFlag("cluster-port", values["cluster-port"], 0, 1, 65535),
+    advertise,
+    memberTimeoutMs: duration("member-timeout", values["member-timeout"], 30_000, 1000),
+    maxClockOffsetMs: duration("max-clock-offset", values["max-clock-offset"], 500, 1),
+    heartbeatMs: values["debug-heartbeat-ms"] === undefined
+      ? undefined
+      : intFlag("debug-heartbeat-ms", values["debug-heartbeat-ms"], 200, 10, 60_000),
+    antiEntropyMs: values["debug-anti-entropy-ms"] === undefined
+      ? undefined
+      : intFlag("debug-anti-entropy-ms", values["debug-anti-entropy-ms"], 5000, 10, 3_600_000),
+    plantedBugAckBeforeLog: values["planted-bug-ack-before-log"] ?? false,
+    plantedBugUnorderedStability: values["planted-bug-unordered-stability"] ?? false,
+  };
+  const skew = values["debug-clock-offset-ms"];
+  if (skew !== undefined && !/^-?[0-9]+$/.test(skew)) {
+    throw new UsageError(`invalid value for --debug-clock-offset-ms: '${skew}'`);
+  }
   return {
+    cluster,
+    debugClockOffsetMs: skew === undefined ? 0 : Number(skew),
     port: intFlag("port", values.port, DEFAULTS.port, 0, 65535),
     bind: values.bind ?? DEFAULTS.bind,
     unixsocket: values.unixsocket ?? "",
@@ -125,7 +193,7 @@ function main(argv: string[]): void {
       }
       const stop = (signal: string) => {
         node.engine.env.log("info", `received ${signal}, shutting down`);
-        node.stop().then(() => process.exit(0), (e) => {
+        node.stop({ leave: signal === "SIGTERM" }).then(() => process.exit(0), (e) => {
           process.stderr.write(`swytch: shutdown failed: ${e}\n`);
           process.exit(1);
         });

@@ -10,6 +10,8 @@ import { type AppendFsync, Engine } from "../core/engine.ts";
 import { noStorage } from "../core/env.ts";
 import type { Client, Transport } from "../redis/client.ts";
 import { Face, handlers, reducers } from "../redis/mod.ts";
+import { membershipStore } from "../redis/members.ts";
+import { type ClusterNode, startCluster } from "./cluster.ts";
 import { DiskStorage } from "./disk.ts";
 import { realEnv } from "./env.ts";
 
@@ -33,10 +35,31 @@ export interface RedisNodeOptions {
   verbose: boolean;
   /** Test-only: the simulator's planted bug, reachable from the real binary for the harness. */
   plantedBugReplyBeforeFsync?: boolean;
+  /** The cluster: a passphrase turns the peer listener on; seeds make the node join. */
+  cluster?: NodeClusterOptions;
+  /** Test-only: milliseconds added to this node's wall clock (clock skew in the fault harness). */
+  debugClockOffsetMs?: number;
   /** Called when a client asks for SHUTDOWN, after the node stopped. */
   onShutdown?: () => void;
   /** Called after an internal invariant failed while serving a client (the CLI exits). */
   onFatal?: (error: unknown) => void;
+}
+
+/** Cluster flags of `swytch redis`. */
+export interface NodeClusterOptions {
+  passphrase: string;
+  /** Seeds (`host:port` of their cluster ports); empty = a cluster of one others can join. */
+  join: string[];
+  /** Cluster port; 0 = the Redis port + 1000. */
+  port: number;
+  /** `host:port` others reach this node's cluster port at ("" = bind address and port). */
+  advertise: string;
+  memberTimeoutMs: number;
+  maxClockOffsetMs: number;
+  heartbeatMs?: number;
+  antiEntropyMs?: number;
+  plantedBugAckBeforeLog?: boolean;
+  plantedBugUnorderedStability?: boolean;
 }
 
 export const DEFAULTS: RedisNodeOptions = {
@@ -78,22 +101,35 @@ export interface RedisNode {
   readonly face: Face;
   /** The bound TCP port (useful with port 0), or 0 without TCP. */
   readonly port: number;
+  /** The cluster side, once started (null without `cluster` options). */
+  readonly cluster: Promise<ClusterNode> | null;
   /** Stops listening, closes clients, checkpoints when `save`, makes the log durable. */
-  stop(opts?: { save?: boolean }): Promise<void>;
+  stop(opts?: { save?: boolean; leave?: boolean }): Promise<void>;
 }
 
 /** Starts a node; resolves once it listens. */
 export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNode {
   const o: RedisNodeOptions = { ...DEFAULTS, ...options };
   const disk = o.dataDir === "" ? null : new DiskStorage(path.resolve(o.dataDir));
-  const env = realEnv({ storage: disk ?? noStorage, logFormat: o.logFormat, verbose: o.verbose });
+  const env = realEnv({
+    storage: disk ?? noStorage,
+    logFormat: o.logFormat,
+    verbose: o.verbose,
+    clockOffsetMs: o.debugClockOffsetMs,
+  });
   const engine = new Engine(env, {
     reducers,
     databases: o.databases,
     appendfsync: o.appendfsync,
     plantedBugReplyBeforeFsync: o.plantedBugReplyBeforeFsync,
+    clustered: (o.cluster?.join.length ?? 0) > 0,
+    maxClockOffsetMs: o.cluster?.maxClockOffsetMs,
+    plantedBugAckBeforeLog: o.cluster?.plantedBugAckBeforeLog,
   });
   const recovery = engine.open();
+  if (engine.clustered && o.cluster === undefined) {
+    throw new Error("this data dir belongs to a node of a cluster: start it with --cluster-passphrase");
+  }
   env.log("info", "recovered", { ...recovery });
   const runId = Array.from({ length: 40 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
   let stopping: Promise<void> | null = null;
@@ -289,14 +325,19 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
 
   env.log("info", "ready to accept connections", { port, unixsocket: o.unixsocket, dataDir: o.dataDir });
 
+  let cluster: Promise<ClusterNode> | null = null;
   const node: RedisNode = {
     engine,
     face,
     port,
+    get cluster() {
+      return cluster;
+    },
     stop(opts = {}) {
       if (stopping !== null) return stopping;
       const teardown = () =>
         new Promise<void>((resolve) => {
+          void cluster?.then((c) => c.stop(), () => {});
           for (const l of listeners) l.stop(true);
           clearInterval(idleGc);
           face.close();
@@ -307,6 +348,14 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
             resolve();
           });
         });
+      if (opts.leave === true && cluster !== null) {
+        // Graceful leave: the majority removes this node before it goes (bounded by the proposal
+        // timeouts), so the others stop waiting for it.
+        return stopping = cluster.then((c) => c.leave(), () => {}).then(() => {
+          stopping = null;
+          return node.stop({ save: opts.save });
+        });
+      }
       if (opts.save !== true || disk === null) return stopping = teardown();
       // Save first and keep serving if it fails (as Redis does), so the caller can retry.
       return stopping = new Promise<void>((resolve, reject) => {
@@ -318,5 +367,36 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       });
     },
   };
+  if (o.cluster !== undefined) {
+    const c = o.cluster;
+    const clusterPort = c.port === 0 ? port + 1000 : c.port;
+    const host = o.bind === "" || o.bind === "0.0.0.0" || o.bind === "::" ? "127.0.0.1" : o.bind;
+    cluster = startCluster(node, {
+      bind: o.bind === "" ? "127.0.0.1" : o.bind,
+      port: clusterPort,
+      passphrase: c.passphrase,
+      join: c.join,
+      advertise: {
+        redis: `${host}:${port}`,
+        cluster: c.advertise !== "" ? c.advertise : `${host}:${clusterPort}`,
+      },
+      memberTimeoutMs: c.memberTimeoutMs,
+      store: membershipStore(engine),
+      heartbeatMs: c.heartbeatMs,
+      antiEntropyMs: c.antiEntropyMs,
+      plantedBugUnorderedStability: c.plantedBugUnorderedStability,
+    });
+    cluster.then((cn) => {
+      face.cluster = {
+        multiNode: () => cn.replicator.multiNode(),
+        info: () => cn.replicator.info(),
+        writeBlocked: () => cn.replicator.writeBlocked(),
+      };
+    }, (e) => {
+      env.log("error", "cluster failed to start", { error: String((e as Error).message ?? e) });
+      (o.onFatal ?? (() => {}))(e);
+    });
+  }
+
   return node;
 }

@@ -10,6 +10,7 @@ import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
 import { Client, LIMITS, type Transport } from "./client.ts";
+import { exclusiveReason } from "./exclusive.ts";
 import { E, err, type ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
@@ -65,6 +66,20 @@ const NOAUTH_ALLOWED = new Set(["auth", "hello", "quit", "reset"]);
 /** Commands that run at once inside MULTI instead of being queued. */
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 
+/** What the face needs to know of the cluster (set by the shell once replication runs). */
+export interface ClusterHooks {
+  /** True when other members exist: exclusive commands need envelope-commit. */
+  multiNode(): boolean;
+  /** Fields of INFO's cluster section. */
+  info(): Record<string, string | number>;
+  /** Why client writes must wait right now (joining), or null. */
+  writeBlocked(): string | null;
+}
+
+/** Keys under this prefix belong to the cluster (membership); clients may read, not write. */
+export const RESERVED_PREFIX = "__swytch:";
+const E_RESERVED = err("ERR keys under '__swytch:' are reserved for the cluster");
+
 export interface FaceStats {
   totalCommands: number;
   totalConnections: number;
@@ -94,6 +109,8 @@ export class Face {
   readonly #watchers = new Map<string, Set<Client>>();
   #nextClientId = 1;
   #cronTimer: unknown = null;
+  /** The cluster, once the node replicates; null for a node that never joined one. */
+  cluster: ClusterHooks | null = null;
 
   constructor(engine: Engine, opts: FaceOptions) {
     this.engine = engine;
@@ -169,6 +186,23 @@ export class Face {
     ) {
       return this.#reject(client, E_OOM, spec);
     }
+    if (spec.flags.has("write") && this.#touchesReserved(spec, args)) {
+      return this.#reject(client, E_RESERVED, spec);
+    }
+    if (this.cluster !== null && spec.flags.has("write")) {
+      const why = this.cluster.writeBlocked();
+      if (why !== null) return this.#reject(client, err(`TRYAGAIN ${why}`), spec);
+    }
+    if (this.cluster !== null && client.multi === null && this.cluster.multiNode()) {
+      const why = exclusiveReason(spec.name, args);
+      if (why !== null) {
+        return this.#reject(
+          client,
+          err(`PARTITIONED ${why}: envelope-commit across nodes is not available yet`),
+          spec,
+        );
+      }
+    }
     if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
       if (spec.flags.has("no_multi")) {
         return this.#reject(client, err("ERR Command not allowed inside a transaction"));
@@ -193,6 +227,13 @@ export class Face {
     const batch = this.engine.begin();
     const reply = this.#run(client, spec, args, batch);
     this.#commitAndReply(client, batch, reply);
+  }
+
+  /** True when a write names a key under the reserved prefix (cheap check first: any argument). */
+  #touchesReserved(spec: CommandSpec, args: string[]): boolean {
+    let any = false;
+    for (let i = 1; i < args.length && !any; i++) any = args[i].startsWith(RESERVED_PREFIX);
+    return any && commandKeys(spec, args).some((i) => args[i].startsWith(RESERVED_PREFIX));
   }
 
   /** True for commands that may grow memory (an EXEC whose queue holds one counts too). */
@@ -318,6 +359,12 @@ export class Face {
     this.unwatchAll(client);
     if (aborted) return this.#reject(client, E.execAbort);
     if (dirty) return client.reply(NULL_ARRAY);
+    if (this.cluster?.multiNode() === true) {
+      return this.#refuse(
+        client,
+        err("PARTITIONED EXEC is exclusive: envelope-commit across nodes is not available yet"),
+      );
+    }
     const batch = this.engine.begin();
     const replies: Reply[] = [];
     for (const args of queued) {

@@ -18,7 +18,7 @@ import {
 } from "./command_table.ts";
 import { KEY_OVERHEAD_BYTES } from "../core/engine.ts";
 import { E, err, MapReply, OK, type Reply, SimpleReply, VerbatimReply } from "./reply.ts";
-import type { FaceConfig } from "./face.ts";
+import { type FaceConfig, RESERVED_PREFIX } from "./face.ts";
 
 // ------------------------------------------------------------------ INFO
 
@@ -184,6 +184,15 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["used_cpu_sys_children", "0.000000"],
       ["used_cpu_user_children", "0.000000"],
     ]));
+  }
+  if (want("cluster")) {
+    // Redis Cluster's slot protocol is not spoken (cluster_enabled:0, as clients expect from a
+    // standalone server); Swytch's own replication reports below it.
+    const fields: [string, string | number][] = [["cluster_enabled", 0]];
+    if (f.cluster !== null) {
+      for (const [k, v] of Object.entries(f.cluster.info())) fields.push([`swytch_${k}`, v]);
+    }
+    out.push(section("Cluster", fields));
   }
   if (want("keyspace")) {
     const fields: [string, string][] = [];
@@ -424,6 +433,20 @@ function save(ctx: Ctx, background: boolean): Reply | Deferred {
   });
 }
 
+/**
+ * FLUSHDB and FLUSHALL on a node of a cluster: one delete per live key, as one group, so the
+ * flush merges like any write (a write made concurrently on another node survives it).
+ * Membership (reserved keys) is not the client's to flush.
+ */
+function deleteAll(ctx: Ctx, dbs: number[]): void {
+  for (const db of dbs) {
+    for (const [key, ks] of ctx.engine.dbs[db].map) {
+      if (ks.type === null || key.startsWith(RESERVED_PREFIX)) continue;
+      ctx.batch.write(db, key, ["del"]);
+    }
+  }
+}
+
 function flushMode(args: string[]): void {
   if (args.length > 2) fail(E.syntax);
   if (args.length === 2) {
@@ -499,13 +522,16 @@ export const serverCommands: Record<string, Handler> = {
   flushdb(ctx, args) {
     flushMode(args);
     ctx.face.touchedDbs([ctx.db]);
-    ctx.batch.epoch(["flushdb", ctx.db]);
+    if (ctx.engine.clustered) deleteAll(ctx, [ctx.db]);
+    else ctx.batch.epoch(["flushdb", ctx.db]);
     return OK;
   },
   flushall(ctx, args) {
     flushMode(args);
-    ctx.face.touchedDbs(ctx.engine.dbs.map((_d, i) => i));
-    ctx.batch.epoch(["flushall"]);
+    const dbs = ctx.engine.dbs.map((_d, i) => i);
+    ctx.face.touchedDbs(dbs);
+    if (ctx.engine.clustered) deleteAll(ctx, dbs);
+    else ctx.batch.epoch(["flushall"]);
     return OK;
   },
   swapdb(ctx, args) {
@@ -515,6 +541,7 @@ export const serverCommands: Record<string, Handler> = {
     const n = ctx.engine.dbs.length;
     if (a < 0 || a >= n || b < 0 || b >= n) fail(E.dbIndex);
     if (a === b) return OK;
+    if (ctx.engine.clustered) fail(err("ERR SWAPDB is not supported by a node of a cluster yet"));
     ctx.face.touchedDbs([Number(a), Number(b)], true);
     ctx.batch.epoch(["swapdb", Number(a), Number(b)]);
     return OK;

@@ -1,0 +1,250 @@
+/**
+ * The peer transport: mutual TLS 1.3 links carrying length-prefixed CBOR messages between the
+ * replicators of two nodes (DESIGN.md section 5). The replicator decides what to say; this file
+ * listens, dials, frames and applies backpressure limits.
+ */
+import * as dns from "node:dns/promises";
+import type { Socket, TCPSocketListener } from "bun";
+import { type Link, type MembershipStore, Replicator } from "../core/replicator.ts";
+import { WireError, wireFrame, WireReader } from "../core/wire.ts";
+import type { RedisNode } from "./node.ts";
+import { makePeerIdentity, peerClientTls, type PeerIdentity, peerServerTls } from "./peer_tls.ts";
+
+export interface ClusterOptions {
+  /** Address the cluster listener binds (`host`) and its port. */
+  bind: string;
+  port: number;
+  passphrase: string;
+  /** Seeds to join through (`host:port` of their cluster ports); empty = a cluster of one. */
+  join: string[];
+  /** Addresses others use to reach this node (Redis and cluster). */
+  advertise: { redis: string; cluster: string };
+  memberTimeoutMs: number;
+  store: MembershipStore;
+  heartbeatMs?: number;
+  antiEntropyMs?: number;
+  plantedBugUnorderedStability?: boolean;
+}
+
+/** Bytes a peer link may have queued unsent before it is dropped (a stuck peer must not grow us). */
+const LINK_QUEUE_LIMIT = 512 * 1024 * 1024;
+/** Delay between dial attempts to a peer or seed. */
+const REDIAL_MS = 500;
+
+interface LinkData {
+  reader: WireReader;
+  queue: Uint8Array[];
+  queued: number;
+  handlers: { receive(msg: Uint8Array): void; closed(): void } | null;
+  open: boolean;
+  /** Set once TLS authenticated the peer: a link that ends before that was refused. */
+  authenticated: boolean;
+}
+
+export interface ClusterNode {
+  readonly replicator: Replicator;
+  readonly port: number;
+  /** Leaves the membership (graceful) and closes the links. */
+  leave(): Promise<void>;
+  stop(): void;
+}
+
+/** Starts the peer listener and dialer of a running Redis node. */
+export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<ClusterNode> {
+  const env = node.engine.env;
+  const identity: PeerIdentity = await makePeerIdentity(o.passphrase, node.engine.writer.node);
+  const replicator = new Replicator(node.engine, {
+    self: o.advertise,
+    store: o.store,
+    memberTimeoutMs: o.memberTimeoutMs,
+    heartbeatMs: o.heartbeatMs,
+    antiEntropyMs: o.antiEntropyMs,
+    plantedBugUnorderedStability: o.plantedBugUnorderedStability,
+  });
+  const sockets = new Set<Socket<LinkData>>();
+
+  const linkOf = (socket: Socket<LinkData>): Link => ({
+    send(message) {
+      const d = socket.data;
+      if (!d.open) return;
+      const bytes = wireFrame(message);
+      if (d.queue.length > 0) {
+        d.queue.push(bytes);
+        d.queued += bytes.length;
+      } else {
+        const n = Math.max(socket.write(bytes), 0);
+        if (n < bytes.length) {
+          d.queue.push(bytes.subarray(n));
+          d.queued += bytes.length - n;
+        }
+      }
+      if (d.queued > LINK_QUEUE_LIMIT) {
+        env.log("warn", "peer link dropped: too much unsent", { queued: d.queued });
+        close(socket);
+      }
+    },
+    close(reason) {
+      env.log("info", "peer link closed", { reason });
+      close(socket);
+    },
+  });
+  const close = (socket: Socket<LinkData>) => {
+    const d = socket.data;
+    if (!d.open) return;
+    d.open = false;
+    d.queue = [];
+    d.queued = 0;
+    socket.end();
+    d.handlers?.closed();
+  };
+  /** Logs a link that ended before TLS authenticated the peer (another passphrase, or none). */
+  const refused = (socket: Socket<LinkData>, error: Error | null) => {
+    const d = socket.data;
+    if (d === undefined || d.authenticated || !d.open) return;
+    d.open = false;
+    env.log("warn", "peer refused: TLS authentication failed", {
+      remote: socket.remoteAddress,
+      error: error?.message ?? "closed during the TLS handshake",
+    });
+  };
+  const handlers = (join: boolean) => ({
+    open(socket: Socket<LinkData>) {
+      socket.data = {
+        reader: new WireReader(),
+        queue: [],
+        queued: 0,
+        handlers: null,
+        open: true,
+        authenticated: false,
+      };
+    },
+    handshake(socket: Socket<LinkData>, success: boolean, error: Error | null) {
+      if (!success || error !== null) {
+        // Another passphrase (or none): refused before a byte of ours is read or sent.
+        env.log("warn", "peer refused: TLS authentication failed", {
+          remote: socket.remoteAddress,
+          error: error?.message ?? "handshake failed",
+        });
+        socket.data.open = false;
+        socket.terminate();
+        return;
+      }
+      sockets.add(socket);
+      socket.data.authenticated = true;
+      socket.data.handlers = replicator.connected(linkOf(socket), { join });
+    },
+    data(socket: Socket<LinkData>, chunk: Uint8Array) {
+      const d = socket.data;
+      if (!d.open || d.handlers === null) return;
+      d.reader.feed(chunk);
+      for (;;) {
+        const m = d.reader.next();
+        if (m === null) break;
+        if (m instanceof WireError) {
+          env.log("warn", "peer link dropped: bad frame", { error: m.message });
+          close(socket);
+          return;
+        }
+        d.handlers.receive(m);
+        if (!d.open) return;
+      }
+    },
+    drain(socket: Socket<LinkData>) {
+      const d = socket.data;
+      while (d.queue.length > 0) {
+        const head = d.queue[0];
+        const n = socket.write(head);
+        if (n < head.length) {
+          d.queue[0] = head.subarray(Math.max(n, 0));
+          d.queued -= Math.max(n, 0);
+          return;
+        }
+        d.queue.shift();
+        d.queued -= head.length;
+      }
+    },
+    close(socket: Socket<LinkData>) {
+      sockets.delete(socket);
+      refused(socket, null);
+      if (socket.data?.open) {
+        socket.data.open = false;
+        socket.data.handlers?.closed();
+      }
+    },
+    error(socket: Socket<LinkData>, error: Error) {
+      sockets.delete(socket);
+      refused(socket, error);
+      if (socket.data?.open) {
+        socket.data.open = false;
+        socket.data.handlers?.closed();
+      }
+    },
+    connectError() {},
+  });
+
+  const listener: TCPSocketListener<LinkData> = Bun.listen<LinkData>({
+    hostname: o.bind,
+    port: o.port,
+    tls: peerServerTls(identity),
+    socket: handlers(false),
+  });
+
+  const dialing = new Set<string>();
+  const lastDial = new Map<string, number>();
+  const dial = async (addr: string, join: boolean) => {
+    const now = Date.now();
+    if (dialing.has(addr) || now - (lastDial.get(addr) ?? 0) < REDIAL_MS) return;
+    dialing.add(addr);
+    lastDial.set(addr, now);
+    try {
+      const { host, port } = splitHostPort(addr);
+      const resolved = await resolve(host);
+      await Bun.connect<LinkData>({
+        hostname: resolved,
+        port,
+        tls: peerClientTls(identity),
+        socket: handlers(join),
+      });
+    } catch (e) {
+      env.log("debug", "dial failed", { addr, error: (e as Error).message });
+    } finally {
+      dialing.delete(addr);
+    }
+  };
+  if (o.join.length > 0) replicator.startJoin();
+  const dialer = setInterval(() => {
+    if (replicator.wantsSeed()) {
+      for (const s of o.join) void dial(s, true);
+    }
+    for (const m of replicator.dialTargets()) void dial(m.cluster, false);
+  }, REDIAL_MS / 2);
+  if (o.join.length > 0) { for (const s of o.join) void dial(s, true); }
+
+  env.log("info", "cluster listening", { port: listener.port, join: o.join.join(",") });
+  return {
+    replicator,
+    port: listener.port,
+    leave: () => new Promise<void>((resolve) => replicator.leave(resolve)),
+    stop() {
+      clearInterval(dialer);
+      replicator.stop();
+      listener.stop(true);
+      for (const s of sockets) s.terminate();
+    },
+  };
+}
+
+/** `host:port`, `[v6]:port`. */
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
+  if (m === null) throw new Error(`bad address ${JSON.stringify(addr)} (want host:port)`);
+  const port = Number(m[2]);
+  if (!(port > 0 && port < 65536)) throw new Error(`bad port in ${addr}`);
+  return { host: m[1], port };
+}
+
+async function resolve(host: string): Promise<string> {
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return host;
+  const r = await dns.lookup(host);
+  return r.address;
+}

@@ -1,0 +1,43 @@
+/**
+ * Membership as data (DESIGN.md section 5): the hash `__swytch:members` in db 0, one field per
+ * node id. A member's value is `<redis host:port> <cluster host:port>`; a removed node's is
+ * `removed`. Clients read it with HGETALL; only the replicator writes it, with committed changes.
+ */
+import type { Engine } from "../core/engine.ts";
+import type { Member, MemberChange, MembershipStore } from "../core/replicator.ts";
+import type { HashState } from "./types/hash.ts";
+
+export const MEMBERS_KEY = "__swytch:members";
+
+/** The store the replicator reads and writes membership through. */
+export function membershipStore(engine: Engine): MembershipStore {
+  return {
+    read() {
+      const members: Member[] = [];
+      const removed: string[] = [];
+      const ks = engine.lookup(0, MEMBERS_KEY, engine.hlc.nowMs());
+      if (ks === undefined || ks.type?.type !== "hash") return { members, removed };
+      const h = ks.value as HashState;
+      for (const node of h.fields()) {
+        const value = h.get(node)!;
+        if (value === "removed") {
+          removed.push(node);
+          continue;
+        }
+        const [redis, cluster] = value.split(" ");
+        if (redis !== undefined && cluster !== undefined) members.push({ node, redis, cluster });
+      }
+      return { members, removed };
+    },
+    write(change: MemberChange) {
+      const batch = engine.begin();
+      if (change[0] === "add") {
+        const m = change[1];
+        batch.write(0, MEMBERS_KEY, ["hset", m.node, `${m.redis} ${m.cluster}`]);
+      } else {
+        batch.write(0, MEMBERS_KEY, ["hset", change[1], "removed"]);
+      }
+      batch.commit(() => {});
+    },
+  };
+}

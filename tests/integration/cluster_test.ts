@@ -1,0 +1,154 @@
+/**
+ * A cluster as a user runs one: real `swytch` processes joined with --join on loopback, talked
+ * to with ioredis. Replication, catch-up after a stop, a late joiner, a wrong passphrase, and the
+ * removal of a dead member.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { freePort, type Proc, startSwytch, tmpDir } from "../helpers.ts";
+
+const PASS = "integration-test-passphrase";
+const procs: Proc[] = [];
+const clients: Redis[] = [];
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const p of procs) await p.kill9().catch(() => {});
+});
+
+async function node(
+  opts: { join?: number[]; pass?: string; dataDir?: string; port?: number; extra?: string[] } = {},
+) {
+  const port = opts.port ?? await freePort();
+  const clusterPort = await freePortPlus(port);
+  const args = [
+    "--cluster-passphrase",
+    opts.pass ?? PASS,
+    "--cluster-port",
+    String(clusterPort),
+    "--member-timeout",
+    "3s",
+    "--debug-heartbeat-ms",
+    "100",
+    "--debug-anti-entropy-ms",
+    "500",
+    ...(opts.extra ?? []),
+  ];
+  if (opts.join !== undefined && opts.join.length > 0) {
+    args.push("--join", opts.join.map((p) => `127.0.0.1:${p}`).join(","));
+  }
+  const p = await startSwytch(args, { port, dataDir: opts.dataDir });
+  procs.push(p);
+  const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await c.connect();
+  clients.push(c);
+  return { proc: p, client: c, port, clusterPort };
+}
+
+/** A cluster port: the Redis port + 1000 when free, else any free one. */
+async function freePortPlus(_port: number): Promise<number> {
+  return await freePort();
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // not yet
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${what}: not reached in ${ms} ms (last: ${JSON.stringify(last)})`);
+}
+
+function info(c: Redis): Promise<Record<string, string>> {
+  return c.info("cluster").then((t) =>
+    Object.fromEntries(
+      t.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2) as [string, string]),
+    )
+  );
+}
+
+describe("a three-node cluster", () => {
+  test(
+    "joins, replicates, catches up, takes a late joiner, refuses a stranger, removes the dead",
+    async () => {
+      const a = await node();
+      const b = await node({ join: [a.clusterPort] });
+      const c = await node({ join: [a.clusterPort] });
+      for (const n of [a, b, c]) {
+        await until("three members", () => info(n.client), (i) => i.swytch_members === "3", 20_000);
+        await until("writable", () => info(n.client), (i) => i.swytch_writable === "1", 20_000);
+      }
+      const members = await a.client.hgetall("__swytch:members");
+      expect(Object.keys(members).length).toBe(3);
+      expect(await a.client.set("__swytch:members", "x").catch((e) => String(e))).toContain("reserved");
+
+      // A SET on one node is readable on the others within a second.
+      await a.client.set("greeting", "hello");
+      const t0 = Date.now();
+      await until("replicated to b", () => b.client.get("greeting"), (v) => v === "hello", 1000);
+      await until("replicated to c", () => c.client.get("greeting"), (v) => v === "hello", 1000);
+      expect(Date.now() - t0).toBeLessThan(1000);
+
+      // Concurrent increments on every node all count.
+      await Promise.all([a, b, c].map(async (n) => {
+        for (let i = 0; i < 50; i++) await n.client.incr("counter");
+      }));
+      for (const n of [a, b, c]) {
+        await until("counter converged", () => n.client.get("counter"), (v) => v === "150");
+      }
+
+      // Exclusive commands wait for envelope-commit: PARTITIONED, nothing written.
+      expect(await a.client.set("x", "1", "NX").catch((e) => String(e))).toContain("PARTITIONED");
+      expect(await a.client.lpop("nolist").catch((e) => String(e))).toContain("PARTITIONED");
+      expect(await a.client.exists("x")).toBe(0);
+
+      // A node stopped (kill -9) while the others take writes catches up when started again.
+      await c.proc.kill9();
+      for (let i = 0; i < 200; i++) await a.client.set(`while-down:${i}`, String(i));
+      await b.client.rpush("list", "x", "y", "z");
+      const c2 = await node({ port: c.port, dataDir: c.proc.dataDir, join: [a.clusterPort] });
+      await until("c writable", () => info(c2.client), (i) => i.swytch_writable === "1", 20_000);
+      await until("c caught up", () => c2.client.get("while-down:199"), (v) => v === "199", 15_000);
+      await until(
+        "c has b's list",
+        () => c2.client.lrange("list", 0, -1),
+        (v) => v.join() === "x,y,z",
+        15_000,
+      );
+      expect(await c2.client.get("counter")).toBe("150");
+
+      // A fourth node joining later serves every key.
+      const d = await node({ join: [b.clusterPort] });
+      const total = await a.client.dbsize();
+      await until("d has every key", () => d.client.dbsize(), (n) => n === total, 15_000);
+      expect(await d.client.get("greeting")).toBe("hello");
+      expect(await d.client.get("while-down:7")).toBe("7");
+
+      // A node with a wrong passphrase is refused and receives nothing.
+      const evil = await node({ join: [a.clusterPort], pass: "not-the-passphrase" });
+      await Bun.sleep(1500);
+      expect(await evil.client.dbsize()).toBe(0);
+      expect((await info(a.client)).swytch_members).toBe("4");
+      expect(a.proc.stderr()).toContain("TLS authentication failed");
+
+      // A node dead past --member-timeout is removed by the majority.
+      await d.proc.kill9();
+      for (const n of [a, b, c2]) {
+        await until("d removed", () => info(n.client), (i) => i.swytch_members === "3", 20_000);
+      }
+      const after = await b.client.hgetall("__swytch:members");
+      expect(Object.values(after).filter((v) => v === "removed").length).toBe(1);
+      // The three that remain keep converging.
+      await c2.client.set("after-removal", "ok");
+      await until("still replicating", () => a.client.get("after-removal"), (v) => v === "ok", 2000);
+      void tmpDir;
+    },
+    120_000,
+  );
+});

@@ -221,8 +221,15 @@ export class SimWorld {
     return on && this.prng.chance(0.05);
   }
 
+  /** A running hash of every trace line (the determinism self-check compares two runs'). */
+  traceHash = 0x811c9dc5;
+
   log(line: string): void {
-    this.logLines.push(`${this.#now}ms ${line}`);
+    const l = `${this.#now}ms ${line}`;
+    let h = this.traceHash;
+    for (let i = 0; i < l.length; i++) h = Math.imul(h ^ l.charCodeAt(i), 0x01000193) >>> 0;
+    this.traceHash = h;
+    this.logLines.push(l);
     if (this.logLines.length > MAX_LOG_LINES) this.logLines.splice(0, this.logLines.length - MAX_LOG_LINES);
   }
 }
@@ -245,8 +252,11 @@ export class SimEnv implements Env {
     return this.#world.now;
   }
 
+  /** This node's clock error: added to the world's wall clock (offsets, jumps; may be negative). */
+  skewMs = 0;
+
   wallMs(): number {
-    return this.#world.wallMs();
+    return this.#world.wallMs() + this.skewMs;
   }
 
   random(): number {

@@ -1,0 +1,899 @@
+/**
+ * The cluster simulator: N nodes of the real engine, replicator and Redis face on a simulated
+ * network, clocks and disks, driven by one seed (DESIGN.md section 7).
+ *
+ * The network delivers each connection's messages in order after a latency; partitions (one
+ * node, majority/minority, one direction only) drop what crosses them and break the connections
+ * after a TCP-like timeout; dials across a cut fail. Clocks have per-node offsets and jumps.
+ * Disks lose what was not synced when their node crashes. Nodes crash, restart, restart cleanly
+ * and get wiped (a new node id that joins again). Clients on every node run a counter, set and
+ * register workload and record a history. At the end a liveness phase heals everything and
+ * requires every node to reach the same state hash; then the checkers judge the history.
+ *
+ * Invariants checked while it runs: a node never loses, in a crash, what it advertised as durably
+ * had (the ack-before-log bug); no node considers an effect stable that a live member lacks (the
+ * stability-without-order bug); exclusive commands answer -PARTITIONED in a multi-node cluster.
+ */
+import { Engine, fnv64 } from "../../core/engine.ts";
+import { PLANTED } from "../../core/effect.ts";
+import { hlcMs } from "../../core/hlc.ts";
+import { type Link, Replicator } from "../../core/replicator.ts";
+import type { Client, Transport } from "../../redis/client.ts";
+import { Face, type FaceConfig, handlers, type HostInfo, reducers } from "../../redis/mod.ts";
+import { membershipStore } from "../../redis/members.ts";
+import { checkConvergence, type NodeReads } from "../checkers/convergence.ts";
+import { checkCounter } from "../checkers/counter.ts";
+import { type Event, HistoryRecorder, type PendingOp } from "../checkers/history.ts";
+import { checkSet } from "../checkers/set.ts";
+import { SimDisk } from "./disk.ts";
+import { type Prng, SimEnv, SimWorld } from "./env.ts";
+import { encodeCommand, ReplyReader } from "./resp.ts";
+
+export type PlantedBug = "tie-break" | "stability" | "ack";
+
+export interface ClusterRunOptions {
+  nodes?: number;
+  /** Simulated seconds of workload and faults before the liveness phase. */
+  seconds?: number;
+  planted?: PlantedBug | null;
+  /** Keep the whole trace (for `--trace`). */
+  trace?: boolean;
+}
+
+export interface ClusterRunResult {
+  ok: boolean;
+  detail: string;
+  /** Hash of every trace line: two runs of one seed must agree. */
+  traceHash: string;
+  stats: ClusterStats;
+  trace: string[];
+}
+
+export interface ClusterStats {
+  ops: number;
+  acknowledged: number;
+  crashes: number;
+  wipes: number;
+  partitions: number;
+  clockJumps: number;
+  simulatedMs: number;
+}
+
+class SimFailure extends Error {}
+
+const HOST: HostInfo = {
+  pid: 4242,
+  os: "Simulated 1.0 sim",
+  arch: "sim",
+  executable: "/sim/swytch",
+  runId: "0".repeat(40),
+  tcpPort: 6379,
+  processStats: () => ({ rssBytes: 1 << 20, heapBytes: 1 << 19, userCpuSec: 0, sysCpuSec: 0 }),
+  purge: () => {},
+};
+
+function faceConfig(appendfsync: "always" | "everysec"): FaceConfig {
+  return {
+    requirepass: "",
+    maxclients: 10000,
+    timeout: 0,
+    databases: 16,
+    protoMaxBulkLen: 512 * 1024 * 1024,
+    clientQueryBufferLimit: 1024 * 1024 * 1024,
+    clientOutputBufferLimit: 1 << 30,
+    port: 6379,
+    bind: "127.0.0.1",
+    unixsocket: "",
+    unixsocketperm: 0o700,
+    dir: "/sim",
+    appendfsync,
+    appendonly: true,
+    hz: 10,
+    maxmemory: 0,
+  };
+}
+
+/** A running process on one slot. */
+interface Proc {
+  gen: number;
+  env: SimEnv;
+  engine: Engine;
+  face: Face;
+  replicator: Replicator;
+}
+
+/** One machine: a disk and, while up, a process. */
+interface Slot {
+  index: number;
+  name: string;
+  disk: SimDisk;
+  proc: Proc | null;
+  /** Clock error of this machine (kept across restarts). */
+  skewMs: number;
+  /** What this node id advertised as durably had, per writer key (the ack oracle). */
+  advertised: Map<string, number>;
+  nodeId: string;
+}
+
+interface Conn {
+  id: number;
+  from: number;
+  to: number;
+  fromGen: number;
+  toGen: number;
+  open: boolean;
+  /** Delivery handlers on each side. */
+  ends: [
+    { receive(m: Uint8Array): void; closed(): void } | null,
+    { receive(m: Uint8Array): void; closed(): void } | null,
+  ];
+  /** Time the last message in each direction arrives (FIFO per direction). */
+  lastAt: [number, number];
+}
+
+interface SimClient {
+  id: number;
+  slot: number;
+  gen: number;
+  conn: Client | null;
+  reader: ReplyReader;
+  pending: { args: string[]; op: PendingOp | null; expectPartitioned: boolean } | null;
+}
+
+/** How long an acknowledged write may sit only on its node (everysec fsync plus the send). */
+const LOSS_WINDOW_MS = 1500;
+const COUNTERS = ["c0", "c1"];
+const SETS = ["s0"];
+const REGISTERS = ["r0", "r1", "r2"];
+const LISTS = ["l0"];
+
+class ClusterSim {
+  readonly world: SimWorld;
+  readonly prng: Prng;
+  readonly slots: Slot[] = [];
+  readonly conns = new Map<number, Conn>();
+  readonly history: HistoryRecorder;
+  readonly stats: ClusterStats = {
+    ops: 0,
+    acknowledged: 0,
+    crashes: 0,
+    wipes: 0,
+    partitions: 0,
+    clockJumps: 0,
+    simulatedMs: 0,
+  };
+  readonly appendfsync: "always" | "everysec";
+  readonly latency: [number, number];
+  /** Directed cuts: `${from}>${to}`. */
+  readonly cuts = new Set<string>();
+  readonly clients: SimClient[] = [];
+  readonly trace: string[] | null;
+  #nextConn = 1;
+  #dialing = new Set<string>();
+  #addSeq = 0;
+  #workload = true;
+
+  constructor(readonly seed: number, readonly n: number, opts: ClusterRunOptions) {
+    this.world = new SimWorld(seed, { buggify: true });
+    this.prng = this.world.prng;
+    this.history = new HistoryRecorder(() => this.world.now);
+    this.trace = opts.trace === true ? [] : null;
+    this.appendfsync = this.prng.chance(0.5) ? "always" : "everysec";
+    const base = this.prng.range(1, 5);
+    this.latency = [base, base + this.prng.range(0, 30)];
+    for (let i = 0; i < n; i++) {
+      this.slots.push({
+        index: i,
+        name: `n${i}`,
+        disk: new SimDisk(this.world),
+        proc: null,
+        skewMs: this.prng.chance(0.5) ? 0 : this.prng.range(-200, 200),
+        advertised: new Map(),
+        nodeId: "",
+      });
+    }
+    this.log(
+      `config nodes=${n} appendfsync=${this.appendfsync} latency=${this.latency} skews=${
+        this.slots.map((s) => s.skewMs)
+      }`,
+    );
+  }
+
+  log(line: string): void {
+    this.world.log(`sim ${line}`);
+    this.trace?.push(`${this.world.now}ms ${line}`);
+  }
+
+  fail(msg: string): never {
+    throw new SimFailure(msg);
+  }
+
+  addr(i: number): string {
+    return `n${i}:7000`;
+  }
+
+  // ---------------------------------------------------------------- processes
+
+  boot(i: number, join: boolean): void {
+    const s = this.slots[i];
+    const env = new SimEnv(this.world, s.disk, s.name);
+    env.skewMs = s.skewMs;
+    const engine = new Engine(env, {
+      reducers,
+      databases: 16,
+      appendfsync: this.appendfsync,
+      clustered: join,
+      plantedBugAckBeforeLog: PLANTED_ACK.on,
+    });
+    const rec = engine.open();
+    if (s.nodeId !== "" && s.nodeId !== rec.nodeId) this.fail(`${s.name} came back with another node id`);
+    s.nodeId = rec.nodeId;
+    // The ack oracle: what this node id ever advertised must survive its crashes.
+    for (const [wk, seq] of s.advertised) {
+      const [node, inc] = wk.split("/");
+      let had = 0;
+      for (const [w, x] of engine.have()) if (w.node === node && w.inc === Number(inc)) had = x;
+      if (had < seq) {
+        this.fail(
+          `${s.name} advertised having ${wk} up to ${seq} durably, but recovered only ${had} ` +
+            `(held: ${
+              engine.heldSummary().join("; ")
+            }; dumps installed=${engine.stats.dumpsInstalled} skipped=${engine.stats.dumpsSkipped})`,
+        );
+      }
+    }
+    const orig = engine.durableHave.bind(engine);
+    engine.durableHave = () => {
+      const m = orig();
+      for (const [w, seq] of m) if ((s.advertised.get(w.key) ?? 0) < seq) s.advertised.set(w.key, seq);
+      return m;
+    };
+    const face = new Face(engine, {
+      config: faceConfig(this.appendfsync),
+      host: HOST,
+      version: "8.4.0",
+      digest: fnv64,
+      shutdown: (_save, done) => done("ERR SHUTDOWN is not available in the simulator"),
+      handlers,
+    });
+    const replicator = new Replicator(engine, {
+      self: { redis: `n${i}:6379`, cluster: this.addr(i) },
+      store: membershipStore(engine),
+      memberTimeoutMs: 8000,
+      heartbeatMs: 100,
+      antiEntropyMs: 1000,
+      proposalTimeoutMs: 1000,
+      plantedBugUnorderedStability: PLANTED_STABILITY.on,
+    });
+    face.cluster = {
+      multiNode: () => replicator.multiNode(),
+      info: () => replicator.info(),
+      writeBlocked: () => replicator.writeBlocked(),
+    };
+    if (join) replicator.startJoin();
+    const gen = (s.proc?.gen ?? 0) + 1;
+    this.bootedAt.set(s.name, this.world.now);
+    s.proc = { gen, env, engine, face, replicator };
+    this.log(
+      `boot ${s.name} id=${rec.nodeId} inc=${rec.incarnation} records=${rec.recordsReplayed} join=${join}`,
+    );
+    for (const c of this.clients) if (c.slot === i) this.connectClient(c);
+  }
+
+  /** Per node name: times its machine lost what was not yet durable (crashes under everysec, wipes). */
+  readonly losses = new Map<string, [number, number][]>();
+  readonly bootedAt = new Map<string, number>();
+
+  crash(i: number, wipe = false): void {
+    const s = this.slots[i];
+    if (s.proc === null) return;
+    this.stats.crashes++;
+    if (wipe || this.appendfsync !== "always") {
+      // Under everysec the last second may be gone; a wipe loses everything this machine had
+      // not yet handed to a peer (possibly since its boot, if it was cut off all along).
+      const l = this.losses.get(s.name) ?? [];
+      l.push([wipe ? this.bootedAt.get(s.name) ?? 0 : this.world.now - LOSS_WINDOW_MS, this.world.now]);
+      this.losses.set(s.name, l);
+    }
+    this.halt(i);
+    const r = s.disk.crash();
+    this.log(`crash ${s.name} lost=${r.lostRecords} torn=${r.torn}`);
+  }
+
+  halt(i: number): void {
+    const s = this.slots[i];
+    if (s.proc === null) return;
+    const p = s.proc;
+    p.replicator.stop();
+    p.face.close();
+    p.env.halt();
+    s.proc = null;
+    for (const c of this.conns.values()) if (c.from === i || c.to === i) this.breakConn(c);
+    for (const c of this.clients) {
+      if (c.slot !== i) continue;
+      c.gen++;
+      c.conn = null;
+      if (c.pending !== null) {
+        c.pending.op?.info("connection lost: node crashed");
+        c.pending = null;
+      }
+    }
+  }
+
+  /** A wipe: the machine comes back with an empty disk, a new node id, and joins again. */
+  wipe(i: number): void {
+    const s = this.slots[i];
+    this.crash(i, true);
+    this.stats.wipes++;
+    s.disk = new SimDisk(this.world);
+    s.nodeId = "";
+    s.advertised = new Map();
+    this.log(`wipe ${s.name}`);
+  }
+
+  alive(): number[] {
+    return this.slots.filter((s) => s.proc !== null).map((s) => s.index);
+  }
+
+  // ---------------------------------------------------------------- network
+
+  cut(from: number, to: number): boolean {
+    return this.cuts.has(`${from}>${to}`);
+  }
+
+  dialAll(): void {
+    for (const s of this.slots) {
+      const p = s.proc;
+      if (p === null) continue;
+      const r = p.replicator;
+      const targets = r.dialTargets().map((m) => m.cluster);
+      const joining = r.wantsSeed();
+      const seeds = joining ? this.alive().filter((j) => j !== s.index).map((j) => this.addr(j)) : [];
+      for (const addr of targets) this.dial(s.index, addr, false);
+      if (seeds.length > 0) this.dial(s.index, seeds[this.prng.int(seeds.length)], true);
+    }
+  }
+
+  dial(from: number, addr: string, join: boolean): void {
+    const to = Number(addr.slice(1, addr.indexOf(":")));
+    const key = `${from}>${to}`;
+    if (this.#dialing.has(key) || !(to >= 0 && to < this.slots.length) || to === from) return;
+    this.#dialing.add(key);
+    const rtt = 2 * this.prng.range(this.latency[0], this.latency[1]);
+    const fromGen = this.slots[from].proc?.gen ?? -1;
+    this.world.schedule(rtt, () => {
+      this.#dialing.delete(key);
+      const a = this.slots[from].proc, b = this.slots[to].proc;
+      if (a === null || b === null || a.gen !== fromGen || this.cut(from, to) || this.cut(to, from)) return;
+      const c: Conn = {
+        id: this.#nextConn++,
+        from,
+        to,
+        fromGen: a.gen,
+        toGen: b.gen,
+        open: true,
+        ends: [null, null],
+        lastAt: [0, 0],
+      };
+      this.conns.set(c.id, c);
+      c.ends[1] = b.replicator.connected(this.linkOf(c, 1));
+      c.ends[0] = a.replicator.connected(this.linkOf(c, 0), { join });
+    });
+  }
+
+  /** The link object side `side` (0 = dialer) writes to. */
+  linkOf(c: Conn, side: 0 | 1): Link {
+    return {
+      send: (m) => {
+        if (!c.open) return;
+        const from = side === 0 ? c.from : c.to, to = side === 0 ? c.to : c.from;
+        if (this.cut(from, to)) return; // lost; the connection breaks when its timeout fires
+        const at = Math.max(
+          this.world.now + this.prng.range(this.latency[0], this.latency[1]),
+          c.lastAt[side],
+        );
+        c.lastAt[side] = at;
+        const bytes = m.slice();
+        this.world.schedule(at - this.world.now, () => {
+          if (!c.open) return;
+          c.ends[side === 0 ? 1 : 0]?.receive(bytes);
+        });
+      },
+      close: () => this.breakConn(c),
+    };
+  }
+
+  breakConn(c: Conn): void {
+    if (!c.open) return;
+    c.open = false;
+    this.conns.delete(c.id);
+    // Each side learns of it (a process that died learns nothing).
+    if (this.slots[c.from].proc?.gen === c.fromGen) c.ends[0]?.closed();
+    if (this.slots[c.to].proc?.gen === c.toGen) c.ends[1]?.closed();
+  }
+
+  partition(cuts: [number, number][], why: string): void {
+    this.stats.partitions++;
+    for (const [a, b] of cuts) this.cuts.add(`${a}>${b}`);
+    this.log(`partition ${why}: ${cuts.map(([a, b]) => `${a}>${b}`).join(" ")}`);
+    // Connections across a cut break after a TCP-like timeout.
+    const timeout = this.prng.range(200, 2000);
+    this.world.schedule(timeout, () => {
+      for (const c of [...this.conns.values()]) {
+        if (this.cut(c.from, c.to) || this.cut(c.to, c.from)) this.breakConn(c);
+      }
+    });
+  }
+
+  heal(): void {
+    if (this.cuts.size > 0) this.log("heal");
+    this.cuts.clear();
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  connectClient(c: SimClient): void {
+    const p = this.slots[c.slot].proc;
+    if (p === null) return;
+    c.gen++;
+    const gen = c.gen;
+    c.reader = new ReplyReader();
+    const transport: Transport = {
+      write: (bytes) => {
+        if (gen !== c.gen) return;
+        c.reader.feed(bytes);
+        for (let r = c.reader.next(); r !== undefined; r = c.reader.next()) this.reply(c, r);
+      },
+      close: () => {},
+      backlog: () => 0,
+    };
+    c.conn = p.face.connect(transport, {
+      addr: `10.0.0.${c.id}:5000`,
+      laddr: "10.0.0.100:6379",
+      kind: "tcp",
+    });
+  }
+
+  reply(c: SimClient, r: string): void {
+    const pend = c.pending;
+    if (pend === null) this.fail(`client ${c.id} got an unexpected reply ${r}`);
+    c.pending = null;
+    if (pend.expectPartitioned) {
+      if (!r.startsWith("-PARTITIONED") && !r.startsWith("-TRYAGAIN")) {
+        this.fail(`exclusive ${pend.args.join(" ")} answered ${r} in a cluster`);
+      }
+      return;
+    }
+    if (pend.op === null) {
+      if (r.startsWith("-") && !r.startsWith("-WRONGTYPE") && !r.startsWith("-TRYAGAIN")) {
+        this.fail(`${pend.args.join(" ")} failed: ${r}`);
+      }
+      return;
+    }
+    if (r.startsWith("-")) {
+      pend.op.fail(r);
+      return;
+    }
+    this.stats.acknowledged++;
+    pend.op.ok(r.startsWith(":") ? Number(r.slice(1)) : r);
+  }
+
+  /** Issues the next command of client `c` (one in flight per client). */
+  step(c: SimClient): void {
+    if (!this.#workload || c.pending !== null || c.conn === null) return;
+    const p = this.slots[c.slot].proc;
+    if (p === null) return;
+    const x = this.prng.float();
+    const node = this.slots[c.slot].name;
+    let args: string[];
+    let op: PendingOp | null = null;
+    let expectPartitioned = false;
+    if (x < 0.35) {
+      const key = COUNTERS[this.prng.int(COUNTERS.length)];
+      const d = this.prng.range(1, 5);
+      args = ["INCRBY", key, String(d)];
+      op = this.history.invoke(c.id, node, "incrby", key, d);
+    } else if (x < 0.55) {
+      const key = SETS[this.prng.int(SETS.length)];
+      const v = `e${++this.#addSeq}`;
+      args = ["SADD", key, v];
+      op = this.history.invoke(c.id, node, "sadd", key, v);
+    } else if (x < 0.8) {
+      const key = REGISTERS[this.prng.int(REGISTERS.length)];
+      const y = this.prng.float();
+      args = y < 0.6
+        ? ["SET", key, `v${this.prng.int(100)}`]
+        : y < 0.75
+        ? ["DEL", key]
+        : y < 0.9
+        ? ["SET", key, `t${this.prng.int(100)}`, "PX", String(this.prng.range(50, 3000))]
+        : ["APPEND", key, "+"];
+    } else if (x < 0.95) {
+      args = ["RPUSH", LISTS[0], `x${this.prng.int(1000)}`];
+    } else {
+      args = this.prng.chance(0.5) ? ["LPOP", LISTS[0]] : ["SET", REGISTERS[0], "nx", "NX"];
+      expectPartitioned = p.replicator.multiNode();
+      if (!expectPartitioned) return; // a node alone: nothing to check
+    }
+    this.stats.ops++;
+    c.pending = { args, op, expectPartitioned };
+    c.conn.feed(encodeCommand(args));
+  }
+
+  // ---------------------------------------------------------------- invariants
+
+  /** No node treats an effect as stable that a live member lacks. */
+  checkStability(): void {
+    const live = new Map<string, Engine>();
+    for (const s of this.slots) if (s.proc !== null) live.set(s.nodeId, s.proc.engine);
+    // Per key, any two nodes can merge: one's base is within what the other holds (else
+    // anti-entropy could never reconcile them: the conflict a premature fold creates).
+    const procs = this.slots.filter((s) => s.proc !== null);
+    const all = new Set(Array.from({ length: 1024 }, (_, b) => b));
+    const full = new Map<string, Map<string, Map<string, number>>>();
+    for (const s of procs) {
+      const m = new Map<string, Map<string, number>>();
+      for (const [, key, flat] of s.proc!.engine.versionsIn(all, 1024)) m.set(key, vvOf(flat));
+      full.set(s.name, m);
+    }
+    for (const key of [...COUNTERS, ...SETS, ...REGISTERS, ...LISTS]) {
+      for (const a of procs) {
+        for (const b of procs) {
+          if (a.index >= b.index) continue;
+          const baseA = vvOf(a.proc!.engine.baseVersion(0, key)),
+            baseB = vvOf(b.proc!.engine.baseVersion(0, key));
+          const fullA = full.get(a.name)!.get(key) ?? new Map(),
+            fullB = full.get(b.name)!.get(key) ?? new Map();
+          if (!within(baseA, fullB) && !within(baseB, fullA)) {
+            this.fail(
+              `${key}: ${a.name} and ${b.name} cannot merge: base ${[...baseA]} vs full ${[...fullB]}; ` +
+                `base ${[...baseB]} vs full ${[...fullA]}`,
+            );
+          }
+        }
+      }
+    }
+    for (const s of this.slots) {
+      const p = s.proc;
+      if (p === null) continue;
+      const members = p.replicator.members().map((m) => m.node);
+      for (const [w, seq] of p.engine.stableFrontier()) {
+        for (const m of members) {
+          const e = live.get(m);
+          if (e === undefined) continue;
+          const had = e.have().get(w) ?? 0;
+          if (had < seq) {
+            this.fail(`${s.name} considers ${w.key} stable up to ${seq}, but member ${m} has only ${had}`);
+          }
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the run
+
+  nemesis(): void {
+    const alive = this.alive();
+    const x = this.prng.float();
+    if (x < 0.3) {
+      // A partition, healed after a while (shorter than the member timeout: the removal of a
+      // member that is alive but cut off, and its rejoin, are not simulated yet).
+      if (this.cuts.size > 0) return;
+      const healAt = this.prng.range(300, 5000);
+      this.world.schedule(healAt, () => this.heal());
+      const kind = this.prng.int(3);
+      const i = this.prng.int(this.n);
+      if (kind === 0) {
+        const cuts: [number, number][] = [];
+        for (let j = 0; j < this.n; j++) if (j !== i) cuts.push([i, j], [j, i]);
+        this.partition(cuts, `isolate n${i}`);
+      } else if (kind === 1) {
+        const side = new Set<number>();
+        for (let j = 0; j < this.n; j++) if (this.prng.chance(0.5)) side.add(j);
+        const cuts: [number, number][] = [];
+        for (const a of side) for (let b = 0; b < this.n; b++) if (!side.has(b)) cuts.push([a, b], [b, a]);
+        if (cuts.length > 0) this.partition(cuts, `split ${[...side]}`);
+      } else {
+        const j = (i + 1 + this.prng.int(this.n - 1)) % this.n;
+        this.partition([[i, j]], `one-way n${i}>n${j}`);
+      }
+    } else if (x < 0.55) {
+      // A crash, and a restart after a while (shorter than the member timeout, so the majority
+      // keeps its members; a wipe below is what the removal of a dead member is for).
+      if (alive.length === this.n) {
+        const i = alive[this.prng.int(alive.length)];
+        this.crash(i);
+        this.world.schedule(this.prng.range(300, 5000), () => {
+          if (this.slots[i].proc === null) this.boot(i, true);
+        });
+      }
+    } else if (x < 0.6) {
+      // A wipe: the machine returns empty under a new node id; the old id is removed by the
+      // majority after the member timeout. One at a time, once the last one is settled.
+      const settled = alive.length === this.n && alive.every((i) => this.members(i) === this.n);
+      if (settled) {
+        const i = alive[this.prng.int(alive.length)];
+        this.wipe(i);
+        this.world.schedule(this.prng.range(300, 3000), () => {
+          if (this.slots[i].proc === null) this.boot(i, true);
+        });
+      }
+    } else if (x < 0.75) {
+      const s = this.slots[this.prng.int(this.n)];
+      const jump = this.prng.chance(0.8) ? this.prng.range(-300, 300) : this.prng.range(-3000, 800);
+      s.skewMs += jump;
+      if (s.proc !== null) s.proc.env.skewMs = s.skewMs;
+      this.stats.clockJumps++;
+      this.log(`clock ${s.name} jumps ${jump} to skew ${s.skewMs}`);
+    } else if (x < 0.85) {
+      const cs = [...this.conns.values()];
+      if (cs.length > 0) {
+        const c = cs[this.prng.int(cs.length)];
+        this.log(`break connection n${c.from}-n${c.to}`);
+        this.breakConn(c);
+      }
+    } else if (x < 0.9) {
+      // A checkpoint on a live node (compacts its log; recovery then starts from it).
+      if (alive.length > 0) this.slots[alive[this.prng.int(alive.length)]].proc!.engine.checkpoint(() => {});
+    }
+  }
+
+  /** Runs until `cond` holds or `limitMs` passes; false on timeout. */
+  until(cond: () => boolean, limitMs: number, stepMs = 50): boolean {
+    const end = this.world.now + limitMs;
+    while (!cond()) {
+      if (this.world.now >= end) return false;
+      this.world.advance(stepMs);
+    }
+    return true;
+  }
+
+  members(i: number): number {
+    return this.slots[i].proc?.replicator.members().length ?? 0;
+  }
+
+  run(seconds: number): void {
+    this.boot(0, false);
+    for (let i = 1; i < this.n; i++) this.boot(i, true);
+    const dialer = () => {
+      this.dialAll();
+      this.world.schedule(100, dialer);
+    };
+    dialer();
+    if (!this.until(() => this.slots.every((s) => this.members(s.index) === this.n), 20_000)) {
+      this.fail(
+        `bootstrap: members ${this.slots.map((s) => this.members(s.index))} after 20 s: ` +
+          this.slots.map((s) => JSON.stringify(s.proc?.replicator.info())).join(" "),
+      );
+    }
+    this.log("bootstrap done");
+    for (let i = 0; i < this.n * 2; i++) {
+      const c: SimClient = {
+        id: i + 1,
+        slot: i % this.n,
+        gen: 0,
+        conn: null,
+        reader: new ReplyReader(),
+        pending: null,
+      };
+      this.clients.push(c);
+      this.connectClient(c);
+    }
+    const tickClients = () => {
+      for (const c of this.clients) {
+        if (c.conn === null && this.slots[c.slot].proc !== null) this.connectClient(c);
+        if (this.prng.chance(0.5)) this.step(c);
+      }
+      this.world.schedule(this.prng.range(20, 60), tickClients);
+    };
+    tickClients();
+    let nemesisOn = true;
+    const nemesis = () => {
+      if (!nemesisOn) return;
+      this.nemesis();
+      this.world.schedule(this.prng.range(300, 2500), nemesis);
+    };
+    this.world.schedule(500, nemesis);
+    const oracle = () => {
+      this.checkStability();
+      this.world.schedule(100, oracle);
+    };
+    oracle();
+    this.world.advance(seconds * 1000);
+
+    // Liveness: heal everything, bring every machine back, fix the clocks, stop the workload.
+    nemesisOn = false;
+    this.#workload = false;
+    this.heal();
+    for (const s of this.slots) {
+      s.skewMs = Math.max(-200, Math.min(200, s.skewMs));
+      if (s.proc !== null) s.proc.env.skewMs = s.skewMs;
+      if (s.proc === null) this.boot(s.index, true);
+    }
+    this.log("liveness phase");
+    const hashes = () => {
+      const now = Math.max(...this.slots.map((s) => s.proc!.engine.hlc.nowMs()));
+      return this.slots.map((s) => s.proc!.engine.stateHash(now));
+    };
+    const settled = () =>
+      this.clients.every((c) => c.pending === null) &&
+      this.slots.every((s) => s.proc!.engine.heldCount() === 0) && new Set(hashes()).size === 1;
+    if (!this.until(settled, 60_000, 100)) {
+      const detail = this.slots.map((s) => {
+        const p = s.proc!;
+        const all = new Set(Array.from({ length: 1024 }, (_, i) => i));
+        const versions = p.engine.versionsIn(all, 1024).map(([db, k, v]) => `${db}/${k}=${v.join(":")}`).join(
+          " ",
+        );
+        const st = p.engine.stats;
+        return `${s.name} ${p.engine.writer.key} held: ${
+          p.engine.heldSummary().join("; ")
+        }\n    versions: ${versions}\n    dumps installed=${st.dumpsInstalled} skipped=${st.dumpsSkipped} refused=${st.clockRefused}\n    members=${p.replicator.members().length} held=${p.engine.heldCount()} hash=${
+          p.engine.stateHash(hlcMs(p.engine.hlc.peek()))
+        } ${JSON.stringify(p.replicator.info())}`;
+      }).join("\n    ");
+      const keys = [...COUNTERS, ...REGISTERS, ...LISTS];
+      const reads = this.slots.map((s) =>
+        `${s.name}: ` +
+        this.query(
+          s.proc!,
+          keys.flatMap((k) => [["TYPE", k], ["PTTL", k], ["GET", k], ["LRANGE", k, "0", "-1"]]),
+        ).join(" ")
+      ).join("\n    ");
+      this.fail(`no convergence 60 s after healing:\n    ${detail}\n    ${reads}`);
+    }
+    this.stats.simulatedMs = this.world.now;
+    this.log(`converged hash=${hashes()[0]}`);
+    this.finalChecks();
+  }
+
+  /** Final reads through RESP on every node, then the checkers. */
+  finalChecks(): void {
+    const reads: NodeReads = new Map();
+    // A write acknowledged shortly before its node lost its page cache (everysec, as in Redis) or
+    // its disk (a wipe) and not yet on a peer may be gone: such acknowledgements count as unknown.
+    const events: Event[] = this.history.events().map((e) => {
+      if (e.type !== "ok") return e;
+      const lost = this.losses.get(e.node)?.some(([from, to]) => e.time >= from && e.time <= to);
+      return lost
+        ? { ...e, type: "info" as const, value: "acknowledged shortly before its node lost unsynced data" }
+        : e;
+    });
+    const t = this.world.now;
+    for (const s of this.slots) {
+      const p = s.proc!;
+      const r = new Map<string, string | null>();
+      const replies = this.query(p, [
+        ...COUNTERS.map((k) => ["GET", k]),
+        ...SETS.map((k) => ["SMEMBERS", k]),
+        ...REGISTERS.map((k) => ["GET", k]),
+        ["LRANGE", LISTS[0], "0", "-1"],
+      ]);
+      let i = 0;
+      for (const k of COUNTERS) {
+        const v = replies[i++];
+        r.set(k, v);
+        events.push({
+          type: "invoke",
+          process: 1000 + s.index,
+          node: s.name,
+          time: t,
+          f: "final-read",
+          key: k,
+        });
+        events.push({
+          type: "ok",
+          process: 1000 + s.index,
+          node: s.name,
+          time: t,
+          f: "final-read",
+          key: k,
+          value: v === "$nil" ? null : Number(JSON.parse(v.slice(1))),
+        });
+      }
+      for (const k of SETS) {
+        const v = replies[i++];
+        r.set(k, [...v.matchAll(/\$"([^"]*)"/g)].map((m) => m[1]).sort().join(","));
+        events.push({
+          type: "invoke",
+          process: 2000 + s.index,
+          node: s.name,
+          time: t,
+          f: "final-read",
+          key: k,
+        });
+        events.push({
+          type: "ok",
+          process: 2000 + s.index,
+          node: s.name,
+          time: t,
+          f: "final-read",
+          key: k,
+          value: [...v.matchAll(/\$"([^"]*)"/g)].map((m) => m[1]),
+        });
+      }
+      for (const k of [...REGISTERS, ...LISTS]) r.set(k, replies[i++]);
+      reads.set(s.name, r);
+    }
+    const results = [
+      ["convergence", checkConvergence(reads)],
+      ...COUNTERS.map((k) => [`counter ${k}`, checkCounter(events, { key: k })] as const),
+      ...SETS.map((k) => [`set ${k}`, checkSet(events, { key: k })] as const),
+    ] as const;
+    for (const [name, res] of results) {
+      if (!res.valid) this.fail(`${name} checker: ${res.errors.join("; ")}`);
+    }
+  }
+
+  query(p: Proc, cmds: string[][]): string[] {
+    const reader = new ReplyReader();
+    const out: string[] = [];
+    const conn = p.face.connect({
+      write: (b) => {
+        reader.feed(b);
+        for (let r = reader.next(); r !== undefined; r = reader.next()) out.push(r);
+      },
+      close: () => {},
+      backlog: () => 0,
+    }, { addr: "10.0.0.99:1", laddr: "10.0.0.100:6379", kind: "tcp" });
+    if (conn === null) this.fail("read connection refused");
+    for (const c of cmds) conn.feed(encodeCommand(c));
+    if (!this.until(() => out.length >= cmds.length, 2000, 1)) this.fail("final reads did not answer");
+    conn.kill();
+    return out;
+  }
+}
+
+function vvOf(flat: (string | number)[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 3) m.set(`${flat[i]}/${flat[i + 1]}`, flat[i + 2] as number);
+  return m;
+}
+
+function within(a: Map<string, number>, b: Map<string, number>): boolean {
+  for (const [w, s] of a) if ((b.get(w) ?? 0) < s) return false;
+  return true;
+}
+
+const PLANTED_ACK = { on: false };
+const PLANTED_STABILITY = { on: false };
+
+/** Runs one seed; never throws. */
+export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): ClusterRunResult {
+  PLANTED.arrivalOrderTieBreak = opts.planted === "tie-break";
+  PLANTED_ACK.on = opts.planted === "ack";
+  PLANTED_STABILITY.on = opts.planted === "stability";
+  let sim: ClusterSim | null = null;
+  try {
+    sim = new ClusterSim(seed, opts.nodes ?? 3, opts);
+    sim.run(opts.seconds ?? 30);
+    return {
+      ok: true,
+      detail:
+        `${sim.stats.ops} ops (${sim.stats.acknowledged} acknowledged), ${sim.stats.crashes} crashes, ${sim.stats.wipes} wipes, ${sim.stats.partitions} partitions, ${sim.stats.clockJumps} clock jumps, ${sim.stats.simulatedMs} simulated ms`,
+      traceHash: sim.world.traceHash.toString(16),
+      stats: sim.stats,
+      trace: sim.trace ?? [],
+    };
+  } catch (e) {
+    const where = sim === null ? "" : ` at ${sim.world.now} simulated ms`;
+    const msg = e instanceof SimFailure ? e.message : `exception: ${(e as Error)?.stack ?? String(e)}`;
+    const tail = sim?.world.logLines.slice(-Number(process.env.SIM_TAIL ?? 40)) ?? [];
+    return {
+      ok: false,
+      detail: `seed ${seed}${
+        opts.planted ? ` (planted ${opts.planted})` : ""
+      }${where}: ${msg}\n  replay: bun run sim --seed ${seed}${
+        opts.planted ? ` --planted ${opts.planted}` : ""
+      } --trace\n  trace tail:\n    ${tail.join("\n    ")}`,
+      traceHash: sim?.world.traceHash.toString(16) ?? "",
+      stats: sim?.stats ??
+        { ops: 0, acknowledged: 0, crashes: 0, wipes: 0, partitions: 0, clockJumps: 0, simulatedMs: 0 },
+      trace: sim?.trace ?? [],
+    };
+  } finally {
+    PLANTED.arrivalOrderTieBreak = false;
+    PLANTED_ACK.on = false;
+    PLANTED_STABILITY.on = false;
+  }
+}

@@ -108,6 +108,11 @@ export interface KeyDump {
   tips: EffectId[];
   baseVv: EffectId[];
   log: Effect[];
+  /**
+   * True when only the unstable effects the peer lacks are shipped (it holds the whole base):
+   * then type, value, deadline and tips are not sent.
+   */
+  partial: boolean;
 }
 
 /** An anti-entropy shipment: keys, and on the last one of a round the sender's frontiers. */
@@ -115,6 +120,8 @@ export interface DumpRecord {
   kind: "dump";
   /** Node id of the sender (claims only count when its whole round was installed). */
   from: string;
+  /** The sender's clock: at or above every effect it holds, the bases' included. */
+  hlc: number;
   roundStart: boolean;
   keys: KeyDump[];
   claims: EffectId[] | null;
@@ -206,9 +213,10 @@ export function encodeDump(d: Omit<DumpRecord, "kind">): Uint8Array {
     t.ids(k.tips),
     t.ids(k.baseVv),
     encodeEffects(t, k.log),
+    k.partial,
   ]);
   const claims = d.claims === null ? null : t.ids(d.claims);
-  return cbor.encode([RECORD.dump, d.from, d.roundStart, t.flat, keys, claims]);
+  return cbor.encode([RECORD.dump, d.from, d.roundStart, t.flat, keys, claims, d.hlc]);
 }
 
 /** Decodes a log record payload. */
@@ -225,9 +233,17 @@ export function decodeRecord(payload: Uint8Array): DecodedRecord {
       tips: readIds(writers, k[5] as number[]),
       baseVv: readIds(writers, k[6] as number[]),
       log: decodeEffects(writers, k[7] as unknown[][]),
+      partial: k[8] === true,
     }));
     const claims = r[5] === null ? null : readIds(writers, r[5] as number[]);
-    return { kind: "dump", from: r[1] as string, roundStart: r[2] as boolean, keys, claims };
+    return {
+      kind: "dump",
+      from: r[1] as string,
+      roundStart: r[2] as boolean,
+      keys,
+      claims,
+      hlc: (r[6] as number) ?? 0,
+    };
   }
   const w = Writer.of(r[1] as string, r[2] as number);
   if (r[0] === RECORD.batch) {

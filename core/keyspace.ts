@@ -22,6 +22,8 @@ class KeyExt {
   moreTips: EffectId[] | null = null;
   vv: (Writer | number)[] | null = null;
   log: LogEntry[] | null = null;
+  /** Per writer, the highest seq in `log` (kept with it, so membership costs O(1), not O(log)). */
+  logTop: Map<Writer, number> | null = null;
 
   empty(): boolean {
     return this.deadline === 0 && this.moreTips === null && this.vv === null && this.log === null;
@@ -91,8 +93,29 @@ export class KeyState {
   }
   set log(l: LogEntry[] | null) {
     if (l === null && this.ext === null) return;
-    this.#ext().log = l;
+    const ext = this.#ext();
+    ext.log = l;
+    ext.logTop = null;
+    if (l !== null) { for (const x of l) this.noteLogged(x.e.w, x.e.seq); }
     if (l === null) this.#shrink();
+  }
+
+  /** Records that the log now holds effect (w, seq); call after adding an entry to `log`. */
+  noteLogged(w: Writer, seq: number): void {
+    const ext = this.#ext();
+    const top = ext.logTop ??= new Map();
+    if ((top.get(w) ?? 0) < seq) top.set(w, seq);
+  }
+
+  /**
+   * The highest seq of `w` held by the key, base or log. A writer's effects on one key form a
+   * causal chain and only effects whose deps are here get applied, so every lower seq of `w`
+   * on this key is here too: this answers "is (w, seq) applied" in O(1).
+   */
+  topSeq(w: Writer): number {
+    const base = this.baseSeq(w);
+    const t = this.ext?.logTop?.get(w) ?? 0;
+    return t > base ? t : base;
   }
 
   /** Accounted bytes of the value (the reducer keeps its size; O(1)). */

@@ -178,13 +178,18 @@ export class Replicator {
     this.engine = engine;
     this.env = engine.env;
     this.#opts = {
+      self: opts.self,
+      store: opts.store,
       memberTimeoutMs: 30_000,
       heartbeatMs: 200,
       antiEntropyMs: 5_000,
       proposalTimeoutMs: 2_000,
       plantedBugUnorderedStability: false,
-      ...opts,
     };
+    // Options left undefined keep their defaults (a spread would overwrite them with undefined).
+    for (const [k, v] of Object.entries(opts)) {
+      if (v !== undefined) (this.#opts as Record<string, unknown>)[k] = v;
+    }
     this.#startedMs = this.env.monotonicMs();
     engine.onRecord = (record) => this.#broadcast(record);
     this.#refreshMembers();
@@ -255,7 +260,11 @@ export class Replicator {
    * A new connection (dialed or accepted). `join` marks a dial to a seed while joining. Returns
    * the handlers the shell calls with each received message and when the link closes.
    */
-  connected(link: Link, opts: { join?: boolean } = {}): { receive(msg: Uint8Array): void; closed(): void } {
+  connected(
+    link: Link,
+    opts: { join?: boolean; dialed?: boolean } = {},
+  ): { receive(msg: Uint8Array): void; closed(): void } {
+    const dialed = opts.dialed ?? opts.join ?? false;
     let peer: Peer | null = null;
     const w = this.engine.writer;
     const hello = (p: Peer | undefined) =>
@@ -287,7 +296,7 @@ export class Replicator {
         try {
           if (peer === null) {
             if (msg[0] !== MSG.hello) throw new Error("first message is not hello");
-            peer = this.#hello(link, msg);
+            peer = this.#hello(link, msg, dialed);
             if (peer === null) return;
             // The hello we sent carried nothing about this peer's session yet: resend it now.
             link.send(hello(peer));
@@ -340,7 +349,7 @@ export class Replicator {
     return p;
   }
 
-  #hello(link: Link, msg: unknown[]): Peer | null {
+  #hello(link: Link, msg: unknown[], dialed: boolean): Peer | null {
     const [, node, inc, cluster, recvUpTo, yourInc] = msg as [number, string, number, string, number, number];
     if (typeof node !== "string" || typeof inc !== "number" || node === this.nodeId) {
       link.close("bad hello");
@@ -363,7 +372,17 @@ export class Replicator {
       p.inc = inc;
       p.aePending = null;
     }
-    if (p.link !== null && p.link !== link) p.link.close("replaced by a newer link");
+    if (p.link !== null && p.link !== link) {
+      // Two links to one peer (both dialed at once): keep the one the smaller node id dialed,
+      // so both ends make the same choice, unless the old one has gone quiet.
+      const preferNew = (dialed ? this.nodeId : node) < (dialed ? node : this.nodeId);
+      const quiet = this.env.monotonicMs() - p.lastHeardMs > this.#aliveWindow();
+      if (!preferNew && !quiet) {
+        link.close("a link to this peer already exists");
+        return null;
+      }
+      p.link.close("replaced by a newer link");
+    }
     p.aePending = null;
     p.link = link;
     p.lastHeardMs = this.env.monotonicMs();
@@ -410,7 +429,13 @@ export class Replicator {
         return;
       }
       case MSG.aeDigest:
-        return this.#aeDigest(link, msg[1] as number, msg[2] as Uint8Array, msg[3] as number, msg[4] as number);
+        return this.#aeDigest(
+          link,
+          msg[1] as number,
+          msg[2] as Uint8Array,
+          msg[3] as number,
+          msg[4] as number,
+        );
       case MSG.aeVersions:
         return this.#aeVersions(p, msg);
       case MSG.aeNudge:

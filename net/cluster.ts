@@ -39,6 +39,9 @@ interface LinkData {
   open: boolean;
   /** Set once TLS authenticated the peer: a link that ends before that was refused. */
   authenticated: boolean;
+  /** Messages of this turn, written together at its end. */
+  pending: Uint8Array[];
+  pendingBytes: number;
 }
 
 export interface ClusterNode {
@@ -63,11 +66,18 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
   });
   const sockets = new Set<Socket<LinkData>>();
 
-  const linkOf = (socket: Socket<LinkData>): Link => ({
-    send(message) {
+  // Messages of one event-loop turn leave together: one TLS write per link per turn, not one
+  // per effect (a busy node sends thousands of frames a second to each peer).
+  const dirty = new Set<Socket<LinkData>>();
+  let flushScheduled = false;
+  const flushAll = () => {
+    flushScheduled = false;
+    for (const socket of dirty) {
       const d = socket.data;
-      if (!d.open) return;
-      const bytes = wireFrame(message);
+      if (!d.open || d.pending.length === 0) continue;
+      const bytes = d.pending.length === 1 ? d.pending[0] : Buffer.concat(d.pending, d.pendingBytes);
+      d.pending = [];
+      d.pendingBytes = 0;
       if (d.queue.length > 0) {
         d.queue.push(bytes);
         d.queued += bytes.length;
@@ -82,6 +92,21 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
         env.log("warn", "peer link dropped: too much unsent", { queued: d.queued });
         close(socket);
       }
+    }
+    dirty.clear();
+  };
+  const linkOf = (socket: Socket<LinkData>): Link => ({
+    send(message) {
+      const d = socket.data;
+      if (!d.open) return;
+      const bytes = wireFrame(message);
+      d.pending.push(bytes);
+      d.pendingBytes += bytes.length;
+      dirty.add(socket);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
     },
     close(reason) {
       env.log("info", "peer link closed", { reason });
@@ -94,6 +119,8 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
     d.open = false;
     d.queue = [];
     d.queued = 0;
+    d.pending = [];
+    d.pendingBytes = 0;
     socket.end();
     d.handlers?.closed();
   };
@@ -107,7 +134,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       error: error?.message ?? "closed during the TLS handshake",
     });
   };
-  const handlers = (join: boolean) => ({
+  const handlers = (join: boolean, dialed: boolean) => ({
     open(socket: Socket<LinkData>) {
       socket.data = {
         reader: new WireReader(),
@@ -116,6 +143,8 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
         handlers: null,
         open: true,
         authenticated: false,
+        pending: [],
+        pendingBytes: 0,
       };
     },
     handshake(socket: Socket<LinkData>, success: boolean, error: Error | null) {
@@ -131,7 +160,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       }
       sockets.add(socket);
       socket.data.authenticated = true;
-      socket.data.handlers = replicator.connected(linkOf(socket), { join });
+      socket.data.handlers = replicator.connected(linkOf(socket), { join, dialed });
     },
     data(socket: Socket<LinkData>, chunk: Uint8Array) {
       const d = socket.data;
@@ -186,7 +215,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
     hostname: o.bind,
     port: o.port,
     tls: peerServerTls(identity),
-    socket: handlers(false),
+    socket: handlers(false, false),
   });
 
   const dialing = new Set<string>();
@@ -203,7 +232,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
         hostname: resolved,
         port,
         tls: peerClientTls(identity),
-        socket: handlers(join),
+        socket: handlers(join, true),
       });
     } catch (e) {
       env.log("debug", "dial failed", { addr, error: (e as Error).message });

@@ -376,8 +376,8 @@ class ClusterSim {
         lastAt: [0, 0],
       };
       this.conns.set(c.id, c);
-      c.ends[1] = b.replicator.connected(this.linkOf(c, 1));
-      c.ends[0] = a.replicator.connected(this.linkOf(c, 0), { join });
+      c.ends[1] = b.replicator.connected(this.linkOf(c, 1), { dialed: false });
+      c.ends[0] = a.replicator.connected(this.linkOf(c, 0), { join, dialed: true });
     });
   }
 

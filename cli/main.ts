@@ -39,6 +39,8 @@ Cluster flags of 'swytch redis':
   --member-timeout DUR      remove a member dead this long (default 30s; bare number = s)
   --max-clock-offset DUR    refuse effects this far ahead of our clock (default 500ms;
                             bare number = ms)
+  --max-unstable-bytes SIZE writes to a key keeping more than this of effects not yet on
+                            every member are refused with -OOM (default 64mb; 0 = no limit)
 `;
 
 class UsageError extends Error {}
@@ -55,6 +57,18 @@ function intFlag(
   const n = radix === 10 ? Number(v) : parseInt(v, radix);
   if (!/^[0-9]+$/.test(v) || !Number.isInteger(n) || n < min || n > max) {
     throw new UsageError(`invalid value for --${name}: '${v}' (expected ${min}..${max})`);
+  }
+  return n;
+}
+
+/** A size: `64mb`, `1gb`, `500000` (bytes); 0 = no limit. */
+function bytesFlag(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const m = /^([0-9]+)(b|kb|mb|gb)?$/i.exec(v);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m?.[2] ?? "b").toLowerCase() as "b"];
+  const n = m === null ? NaN : Number(m[1]) * unit;
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(`invalid value for --${name}: '${v}' (expected a size such as 64mb)`);
   }
   return n;
 }
@@ -107,6 +121,7 @@ export function parseRedisFlags(argv: string[]): RedisNodeOptions {
         "cluster-advertise": { type: "string" },
         "member-timeout": { type: "string" },
         "max-clock-offset": { type: "string" },
+        "max-unstable-bytes": { type: "string" },
         // Test-only (the fault harness and the simulator's planted bugs).
         "debug-clock-offset-ms": { type: "string" },
         "debug-heartbeat-ms": { type: "string" },
@@ -136,6 +151,7 @@ export function parseRedisFlags(argv: string[]): RedisNodeOptions {
     advertise,
     memberTimeoutMs: duration("member-timeout", values["member-timeout"], 30_000, 1000),
     maxClockOffsetMs: duration("max-clock-offset", values["max-clock-offset"], 500, 1),
+    maxUnstableBytes: bytesFlag("max-unstable-bytes", values["max-unstable-bytes"], 64 * 1024 * 1024),
     heartbeatMs: values["debug-heartbeat-ms"] === undefined
       ? undefined
       : intFlag("debug-heartbeat-ms", values["debug-heartbeat-ms"], 200, 10, 60_000),

@@ -43,6 +43,11 @@ export interface EngineOptions {
   clustered?: boolean;
   /** Effects stamped further than this ahead of the local wall clock are refused (DESIGN.md 2). */
   maxClockOffsetMs?: number;
+  /**
+   * Most bytes of unstable effects one key may keep (while a member is unreachable nothing
+   * becomes stable); writes to a key past it are refused. 0 = no limit.
+   */
+  maxUnstableBytes?: number;
   /** Test-only: advertise effects as had before they are logged durably (a planted bug). */
   plantedBugAckBeforeLog?: boolean;
   /** Test-only: release replies before the fsync under `always` (the simulator's planted bug). */
@@ -60,6 +65,15 @@ export const MAX_HELD_EFFECTS = 1_000_000;
 export const AUTO_CHECKPOINT_MIN_BYTES = 64 * 1024 * 1024;
 /** Keys expired per active-expiry cycle at most, so one cycle never stalls the loop. */
 const EXPIRE_BATCH = 2000;
+
+/** Default bound on one key's unstable effects (`--max-unstable-bytes`). */
+export const DEFAULT_MAX_UNSTABLE_BYTES = 64 * 1024 * 1024;
+
+/** True when `key` keeps more unstable bytes than allowed (its writes are refused until they fold). */
+export function overUnstableLimit(engine: Engine, db: number, key: string): boolean {
+  const ks = engine.dbs[db].map.get(key);
+  return engine.maxUnstableBytes > 0 && ks !== undefined && ks.unstableBytes > engine.maxUnstableBytes;
+}
 
 /** Out-of-order seqs remembered per writer at most (beyond, stability waits for a claim). */
 const MAX_AHEAD = 100_000;
@@ -102,6 +116,8 @@ export class Engine {
   readonly dbs: Db[];
   readonly hlc: Hlc;
   readonly appendfsync: AppendFsync;
+  /** See `EngineOptions.maxUnstableBytes`. */
+  readonly maxUnstableBytes: number;
   readonly stats: EngineStats = {
     expiredKeys: 0,
     keyspaceHits: 0,
@@ -162,6 +178,7 @@ export class Engine {
     this.hlc = new Hlc(() => env.wallMs());
     this.appendfsync = opts.appendfsync ?? "everysec";
     this.#clustered = opts.clustered ?? false;
+    this.maxUnstableBytes = opts.maxUnstableBytes ?? DEFAULT_MAX_UNSTABLE_BYTES;
     this.#maxClockOffsetMs = opts.maxClockOffsetMs ?? 500;
     this.#plantedAckBeforeLog = opts.plantedBugAckBeforeLog ?? false;
     this.#plantedBug = opts.plantedBugReplyBeforeFsync ?? false;
@@ -344,7 +361,7 @@ export class Engine {
       ks.log = [];
     }
     ks.log.push({ e, steps });
-    ks.noteLogged(e.w, e.seq);
+    ks.noteLogged(e);
     ks.setTips([e]);
     this.#stabilize(ks, e.db, e.key);
     if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);

@@ -200,7 +200,7 @@ export function insertEffect(ks: KeyState, e: Effect, reg: ReducerRegistry): num
   for (let i = log.length - 1; i >= at; i--) undoSteps(ks, log[i].steps);
   const entry: LogEntry = { e, steps: applyEffect(ks, e, reg, true) };
   const suffix = log.splice(at, log.length - at, entry);
-  ks.noteLogged(e.w, e.seq);
+  ks.noteLogged(e);
   for (const x of suffix) {
     x.steps = applyEffect(ks, x.e, reg, true);
     log.push(x);
@@ -217,7 +217,10 @@ export function pruneLog(ks: KeyState, n: number): void {
   const log = ks.log;
   if (log === null || n === 0) return;
   if (n > log.length) throw new Error(`prune ${n} of ${log.length}`);
-  for (let i = 0; i < n; i++) ks.raiseBase(log[i].e.w, log[i].e.seq);
+  for (let i = 0; i < n; i++) {
+    ks.raiseBase(log[i].e.w, log[i].e.seq);
+    ks.noteFolded(log[i].e);
+  }
   log.splice(0, n);
   if (log.length === 0) ks.log = null;
 }

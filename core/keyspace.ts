@@ -24,6 +24,8 @@ class KeyExt {
   log: LogEntry[] | null = null;
   /** Per writer, the highest seq in `log` (kept with it, so membership costs O(1), not O(log)). */
   logTop: Map<Writer, number> | null = null;
+  /** Estimated bytes of the effects in `log` (bounded by `--max-unstable-bytes`). */
+  logBytes = 0;
 
   empty(): boolean {
     return this.deadline === 0 && this.moreTips === null && this.vv === null && this.log === null;
@@ -96,15 +98,27 @@ export class KeyState {
     const ext = this.#ext();
     ext.log = l;
     ext.logTop = null;
-    if (l !== null) { for (const x of l) this.noteLogged(x.e.w, x.e.seq); }
+    ext.logBytes = 0;
+    if (l !== null) { for (const x of l) this.noteLogged(x.e); }
     if (l === null) this.#shrink();
   }
 
-  /** Records that the log now holds effect (w, seq); call after adding an entry to `log`. */
-  noteLogged(w: Writer, seq: number): void {
+  /** Records that the log now holds effect `e`; call after adding an entry to `log`. */
+  noteLogged(e: Effect): void {
     const ext = this.#ext();
     const top = ext.logTop ??= new Map();
-    if ((top.get(w) ?? 0) < seq) top.set(w, seq);
+    if ((top.get(e.w) ?? 0) < e.seq) top.set(e.w, e.seq);
+    ext.logBytes += effectBytes(e);
+  }
+
+  /** Records that `e` left the log (folded into the base). */
+  noteFolded(e: Effect): void {
+    if (this.ext !== null) this.ext.logBytes -= effectBytes(e);
+  }
+
+  /** Estimated bytes of the unstable effects this key keeps. */
+  get unstableBytes(): number {
+    return this.ext === null ? 0 : this.ext.logBytes;
   }
 
   /**
@@ -174,6 +188,13 @@ export class KeyState {
   settled(): boolean {
     return this.log === null;
   }
+}
+
+/** An estimate of what an unstable effect costs in memory: its record plus the undo it keeps. */
+export function effectBytes(e: Effect): number {
+  let n = 96 + e.key.length + 16 * e.deps.length;
+  for (const op of e.ops) for (const a of op) n += typeof a === "string" ? a.length + 8 : 8;
+  return n;
 }
 
 /**

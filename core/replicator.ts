@@ -61,6 +61,8 @@ export interface MembershipStore {
   read(): { members: Member[]; removed: string[] };
   /** Writes a committed change as an effect on the members key. */
   write(change: MemberChange): void;
+  /** A cheap token that changes whenever the members key does (so reads are skipped otherwise). */
+  version(): string;
 }
 
 export interface ReplicatorOptions {
@@ -234,6 +236,9 @@ export class Replicator {
   wantsSeed(): boolean {
     return this.needsJoin() && this.#joinLinks === 0;
   }
+
+  /** The members key's token when it was last read. */
+  #storeVersion = "";
 
   /** Set while this node joined in this process and not every member has said it knows. */
   #newMember = false;
@@ -668,6 +673,9 @@ export class Replicator {
   // ---------------------------------------------------------------- membership
 
   #refreshMembers(): void {
+    const version = this.#opts.store.version();
+    if (version === this.#storeVersion && this.#membersText !== "") return;
+    this.#storeVersion = version;
     const { members, removed } = this.#opts.store.read();
     if (this.engine.clustered && !members.some((m) => m.node === this.nodeId)) this.#newMember = true;
     members.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));

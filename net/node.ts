@@ -56,6 +56,8 @@ export interface NodeClusterOptions {
   advertise: string;
   memberTimeoutMs: number;
   maxClockOffsetMs: number;
+  /** Bytes of unstable effects one key may keep before its writes are refused (0 = no limit). */
+  maxUnstableBytes?: number;
   heartbeatMs?: number;
   antiEntropyMs?: number;
   plantedBugAckBeforeLog?: boolean;
@@ -124,6 +126,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     plantedBugReplyBeforeFsync: o.plantedBugReplyBeforeFsync,
     clustered: (o.cluster?.join.length ?? 0) > 0,
     maxClockOffsetMs: o.cluster?.maxClockOffsetMs,
+    maxUnstableBytes: o.cluster?.maxUnstableBytes,
     plantedBugAckBeforeLog: o.cluster?.plantedBugAckBeforeLog,
   });
   const recovery = engine.open();

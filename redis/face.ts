@@ -5,7 +5,7 @@
  * its commands share one batch, so each key written gets one effect and the whole transaction one
  * group and one log record. The envelope and parked paths of later issues slot in at `#run`.
  */
-import type { Engine } from "../core/engine.ts";
+import { type Engine, overUnstableLimit } from "../core/engine.ts";
 import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
@@ -192,6 +192,18 @@ export class Face {
     if (this.cluster !== null && spec.flags.has("write")) {
       const why = this.cluster.writeBlocked();
       if (why !== null) return this.#reject(client, err(`TRYAGAIN ${why}`), spec);
+      for (const i of commandKeys(spec, args)) {
+        if (overUnstableLimit(this.engine, client.db, args[i])) {
+          return this.#reject(
+            client,
+            err(
+              `OOM command not allowed: key '${args[i]}' keeps more than --max-unstable-bytes of writes ` +
+                "that not every member has yet (is a member unreachable?)",
+            ),
+            spec,
+          );
+        }
+      }
     }
     if (this.cluster !== null && client.multi === null && this.cluster.multiNode()) {
       const why = exclusiveReason(spec.name, args);

@@ -29,6 +29,13 @@ export function membershipStore(engine: Engine): MembershipStore {
       }
       return { members, removed };
     },
+    version() {
+      const ks = engine.dbs[0].map.get(MEMBERS_KEY);
+      if (ks === undefined) return "";
+      return `${ks.tipW?.key}:${ks.tipSeq}:${ks.moreTips?.length ?? 0}:${ks.log?.length ?? 0}:${
+        ks.type === null
+      }`;
+    },
     write(change: MemberChange) {
       const batch = engine.begin();
       if (change[0] === "add") {

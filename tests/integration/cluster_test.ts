@@ -152,3 +152,48 @@ describe("a three-node cluster", () => {
     120_000,
   );
 });
+
+describe("a member that cannot be reached", () => {
+  test(
+    "bounds each key's unstable writes with --max-unstable-bytes, and the bound lifts when it returns",
+    async () => {
+      const a = await node({ extra: ["--max-unstable-bytes", "20kb"] });
+      const b = await node({ join: [a.clusterPort], extra: ["--max-unstable-bytes", "20kb"] });
+      for (const n of [a, b]) {
+        await until(
+          "two writable members",
+          () => info(n.client),
+          (i) => i.swytch_members === "2" && i.swytch_writable === "1",
+          20_000,
+        );
+      }
+      await b.proc.kill9();
+      let refused = "";
+      let n = 0;
+      for (; n < 2000 && refused === ""; n++) {
+        refused = await a.client.rpush("grows", "x".repeat(100)).then(() => "", (e) => String(e));
+      }
+      expect(refused).toContain("OOM");
+      expect(refused).toContain("--max-unstable-bytes");
+      expect(n).toBeGreaterThan(20);
+      // Other keys still take writes, and reads still work.
+      expect(await a.client.set("other", "1")).toBe("OK");
+      expect(await a.client.llen("grows")).toBe(n - 1);
+      // The member returns: its acknowledgement folds the effects, and the key takes writes again.
+      const b2 = await node({
+        port: b.port,
+        dataDir: b.proc.dataDir,
+        join: [a.clusterPort],
+        extra: ["--max-unstable-bytes", "20kb"],
+      });
+      await until(
+        "writes resume",
+        () => a.client.rpush("grows", "y").then(() => true, () => false),
+        (ok) => ok,
+        20_000,
+      );
+      await until("b has the list", () => b2.client.llen("grows"), (len) => len === n, 20_000);
+    },
+    60_000,
+  );
+});

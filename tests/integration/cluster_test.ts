@@ -197,3 +197,53 @@ describe("a member that cannot be reached", () => {
     60_000,
   );
 });
+
+describe("the peer port", () => {
+  test(
+    "a malformed or oversized frame from an authenticated peer drops that link, never the process",
+    async () => {
+      const { makePeerIdentity, peerClientTls } = await import("../../net/peer_tls.ts");
+      const { wireFrame } = await import("../../core/wire.ts");
+      const a = await node();
+      const id = await makePeerIdentity(PASS, "intruder");
+      const send = (bytes: Uint8Array) =>
+        new Promise<string>((resolve) => {
+          let got = "";
+          const timer = setTimeout(() => resolve(`open:${got.length}`), 3000);
+          Bun.connect({
+            hostname: "127.0.0.1",
+            port: a.clusterPort,
+            tls: peerClientTls(id),
+            socket: {
+              open(s) {
+                s.write(bytes);
+              },
+              data(_s, d) {
+                got += d.length;
+              },
+              close() {
+                clearTimeout(timer);
+                resolve("closed");
+              },
+              error() {
+                clearTimeout(timer);
+                resolve("closed");
+              },
+            },
+          }).catch(() => resolve("connect failed"));
+        });
+      // A frame header announcing 1 GiB: refused before a byte of it is buffered.
+      const huge = new Uint8Array(8);
+      new DataView(huge.buffer).setUint32(0, 1 << 30, true);
+      expect(await send(huge)).toBe("closed");
+      // A well-framed payload that is not CBOR.
+      expect(await send(wireFrame(new Uint8Array([0xff, 0xff, 0xff])))).toBe("closed");
+      // The node still serves and still has its cluster port.
+      expect(await a.client.ping()).toBe("PONG");
+      expect(a.proc.stderr()).toContain("peer link dropped");
+      expect(await send(wireFrame(new Uint8Array([0x80])))).toBe("closed"); // an empty array: not a hello
+      expect(await a.client.set("still", "here")).toBe("OK");
+    },
+    30_000,
+  );
+});

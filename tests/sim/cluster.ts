@@ -110,6 +110,8 @@ interface Slot {
   proc: Proc | null;
   /** Clock error of this machine (kept across restarts). */
   skewMs: number;
+  /** Clock rate error of this machine, in ppm (some runs exaggerate it to thousands). */
+  driftPpm: number;
   /** What this node id advertised as durably had, per writer key (the ack oracle). */
   advertised: Map<string, number>;
   nodeId: string;
@@ -188,6 +190,7 @@ class ClusterSim {
         disk: new SimDisk(this.world),
         proc: null,
         skewMs: this.prng.chance(0.5) ? 0 : this.prng.range(-200, 200),
+        driftPpm: this.prng.chance(0.7) ? this.prng.range(-100, 100) : this.prng.range(-5000, 5000),
         advertised: new Map(),
         nodeId: "",
       });
@@ -195,7 +198,7 @@ class ClusterSim {
     this.log(
       `config nodes=${n} appendfsync=${this.appendfsync} latency=${this.latency} skews=${
         this.slots.map((s) => s.skewMs)
-      }`,
+      } drift=${this.slots.map((s) => s.driftPpm)}ppm`,
     );
   }
 
@@ -218,6 +221,7 @@ class ClusterSim {
     const s = this.slots[i];
     const env = new SimEnv(this.world, s.disk, s.name);
     env.skewMs = s.skewMs;
+    env.driftPpm = s.driftPpm;
     const engine = new Engine(env, {
       reducers,
       databases: 16,

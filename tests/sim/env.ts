@@ -254,9 +254,11 @@ export class SimEnv implements Env {
 
   /** This node's clock error: added to the world's wall clock (offsets, jumps; may be negative). */
   skewMs = 0;
+  /** This node's clock rate error in parts per million (a drifting crystal). */
+  driftPpm = 0;
 
   wallMs(): number {
-    return this.#world.wallMs() + this.skewMs;
+    return this.#world.wallMs() + this.skewMs + Math.round(this.#world.now * this.driftPpm / 1e6);
   }
 
   random(): number {

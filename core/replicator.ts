@@ -319,9 +319,13 @@ export class Replicator {
           joinLink = false;
           this.#joinLinks--;
         }
-        if (peer !== null && peer.link === link) {
-          peer.link = null;
-          peer.aePending = null;
+        // Any peer still pointing at this link lets go of it (also one whose handshake failed
+        // half-way, before this closure learned which peer it was).
+        for (const p of this.#peers.values()) {
+          if (p.link === link) {
+            p.link = null;
+            p.aePending = null;
+          }
         }
         for (const [node, l] of this.#joinWaiters) if (l === link) this.#joinWaiters.delete(node);
       },

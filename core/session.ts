@@ -50,6 +50,9 @@ export class OutboundSession {
   take(max = Infinity): Frame[] {
     const out: Frame[] = [];
     const first = this.#frames.length - this.#head > 0 ? this.#frames[this.#head].seq : this.#nextSeq;
+    // A reconnect may report less than was acknowledged already (a receiver that cannot tell
+    // which session it had): what was acknowledged is gone and is not sent again.
+    if (this.#cursor < first) this.#cursor = first;
     for (let i = this.#head + (this.#cursor - first); i < this.#frames.length && out.length < max; i++) {
       out.push(this.#frames[i]);
     }

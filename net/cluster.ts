@@ -196,6 +196,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       sockets.delete(socket);
       refused(socket, null);
       if (socket.data?.open) {
+        env.log("info", "peer link closed by the other end or the network", { remote: socket.remoteAddress });
         socket.data.open = false;
         socket.data.handlers?.closed();
       }
@@ -204,6 +205,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       sockets.delete(socket);
       refused(socket, error);
       if (socket.data?.open) {
+        env.log("info", "peer link failed", { remote: socket.remoteAddress, error: error?.message });
         socket.data.open = false;
         socket.data.handlers?.closed();
       }

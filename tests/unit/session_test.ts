@@ -87,3 +87,14 @@ test("a receiver drops duplicates and reports gaps", () => {
   expect(inb.receive(f(2))).toEqual(payload(2));
   expect(inb.receivedUpTo()).toBe(2);
 });
+
+test("a reconnect that reports less than was acknowledged resends nothing acknowledged (after compaction too)", () => {
+  const out = new OutboundSession();
+  for (let i = 1; i <= 3000; i++) out.send(new Uint8Array([i & 0xff]));
+  expect(out.take().length).toBe(3000);
+  out.ack(2000); // compacts the acknowledged prefix away
+  out.reconnected(0); // a receiver that cannot tell which session it had
+  const again = out.take(5);
+  expect(again.map((f) => f.seq)).toEqual([2001, 2002, 2003, 2004, 2005]);
+  expect(again.every((f) => f !== undefined)).toBe(true);
+});

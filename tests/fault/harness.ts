@@ -1,0 +1,529 @@
+/**
+ * The fault harness: a real swytch cluster in network namespaces (netns.ts), clients recording a
+ * history (workload.ts), a seeded schedule of nemeses (nemesis.ts), then heal, wait for the nodes
+ * to agree, final reads, and the checkers (tests/checkers): every counter and set on its own, and
+ * the whole keyspace for convergence.
+ *
+ * The verdict fails on any checker violation, on no convergence within the limit, on a node that
+ * exited without being told to, on a membership change (no outage here is long enough to remove a
+ * node), and on a nemesis step that could not be applied. Nemeses the machine cannot run are
+ * reported as skipped.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { checkConvergence, convergenceFromHistory } from "../checkers/convergence.ts";
+import { checkCounter } from "../checkers/counter.ts";
+import { type CheckResult, type Event, HistoryRecorder, toJsonl } from "../checkers/history.ts";
+import { checkSet } from "../checkers/set.ts";
+import { ROOT, tmpDir } from "../helpers.ts";
+import { Cluster, type Crash, type FaultNode, tail } from "./cluster.ts";
+import { Nemesis, type NemesisTally, planSchedule, type Step } from "./nemesis.ts";
+import { NetLab } from "./netns.ts";
+import { type Capabilities, NEMESES, type NemesisKind, probeCapabilities } from "./probe.ts";
+import { Workload, type WorkloadStats } from "./workload.ts";
+
+export interface HarnessOptions {
+  seed: number;
+  /** Seconds of faults (the workload runs during them). */
+  seconds: number;
+  nodes?: number;
+  clientsPerNode?: number;
+  /** Target operations per second over all clients (default 200; 0 = as fast as possible). */
+  rate?: number;
+  /** Only these nemeses (default: every one the machine supports). */
+  only?: readonly NemesisKind[];
+  counters?: number;
+  sets?: number;
+  /** How long the nodes get to agree after healing. */
+  convergeTimeoutMs?: number;
+  /** Keep the run directory (data dirs, node logs, history) even when the run passes. */
+  keepDir?: boolean;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface CheckerReport {
+  name: string;
+  result: CheckResult;
+}
+
+export interface HarnessReport {
+  ok: boolean;
+  /** Set when the harness could not run at all (then ok is false and nothing was checked). */
+  skipped: string | null;
+  seed: number;
+  seconds: number;
+  nodes: number;
+  /** The code under test: commit, and files changed since (outside tests/fault). */
+  version: string;
+  /** Target operations per second (0: unthrottled). */
+  rate: number;
+  capabilities: Capabilities;
+  schedule: Step[];
+  nemeses: Record<NemesisKind, NemesisTally>;
+  workload: WorkloadStats | null;
+  checkers: CheckerReport[];
+  converged: boolean;
+  convergeMs: number;
+  crashes: Crash[];
+  /** Everything that makes the run fail, in words. */
+  failures: string[];
+  timings: { setupMs: number; faultMs: number; healMs: number; totalMs: number };
+  dir: string;
+  /** Per node, ms from spawn to accepting clients for each start. */
+  startMs: Record<string, number[]>;
+  /** Node log excerpts (on failure). */
+  logTails: Record<string, string>;
+}
+
+const PASSPHRASE = "fault-harness-passphrase";
+/** Operations per second over all clients, when not given. */
+export const DEFAULT_RATE = 200;
+
+/** Runs the harness once; never leaves a process, namespace or bridge of its own behind. */
+export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
+  const caps = probeCapabilities();
+  const n = o.nodes ?? 3;
+  const nemeses = Object.fromEntries(
+    NEMESES.map((k) => [k, { planned: 0, ran: 0, skipped: caps.skipped[k], errors: [], observed: [] }]),
+  ) as unknown as Record<NemesisKind, NemesisTally>;
+  const report: HarnessReport = {
+    ok: false,
+    skipped: caps.harnessSkip,
+    seed: o.seed,
+    seconds: o.seconds,
+    nodes: n,
+    version: codeVersion(),
+    rate: o.rate ?? DEFAULT_RATE,
+    capabilities: caps,
+    schedule: [],
+    nemeses,
+    workload: null,
+    checkers: [],
+    converged: false,
+    convergeMs: 0,
+    crashes: [],
+    failures: [],
+    timings: { setupMs: 0, faultMs: 0, healMs: 0, totalMs: 0 },
+    dir: "",
+    logTails: {},
+    startMs: {},
+  };
+  if (caps.harnessSkip !== null) return report;
+
+  const t0 = performance.now();
+  const elapsed = () => performance.now() - t0;
+  const lines: string[] = [];
+  const log = (line: string) => {
+    const s = `+${(elapsed() / 1000).toFixed(3)}s ${line}`;
+    lines.push(s);
+    o.log?.(s);
+  };
+  const dir = tmpDir("swytch-fault-");
+  report.dir = dir;
+  const available = NEMESES.filter((k) => caps.skipped[k] === undefined && (o.only?.includes(k) ?? true));
+  for (const k of NEMESES) {
+    if (o.only !== undefined && !o.only.includes(k) && nemeses[k].skipped === undefined) {
+      nemeses[k].skipped = "not selected for this run";
+    }
+  }
+  const schedule = planSchedule(o.seed, n, o.seconds, available);
+  report.schedule = schedule;
+  for (const s of schedule) nemeses[s.kind].planned++;
+
+  let lab: NetLab | null = null;
+  let cluster: Cluster | null = null;
+  let aborted = false;
+  const emergency = () => {
+    cluster?.killAllSync();
+    lab?.teardown();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    aborted = true;
+    log(`${sig}: cleaning up`);
+    emergency();
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", emergency);
+  const sleep = async (ms: number) => {
+    const until = performance.now() + ms;
+    while (!aborted && performance.now() < until) await Bun.sleep(Math.min(200, until - performance.now()));
+  };
+
+  const recorder = new HistoryRecorder(() => performance.now() - t0);
+  const counters = Array.from({ length: o.counters ?? 4 }, (_, i) => `counter:${i}`);
+  const sets = Array.from({ length: o.sets ?? 4 }, (_, i) => `set:${i}`);
+  let workload: Workload | null = null;
+  let monitor: { stop(): Promise<void> } | null = null;
+  try {
+    lab = NetLab.create(n, { nft: caps.nft });
+    log(`network: bridge ${lab.bridge} 10.77.${lab.subnet}.0/24, namespaces ${lab.ns(0)}..${lab.ns(n - 1)}`);
+    cluster = new Cluster({ lab, dir, passphrase: PASSPHRASE, memberTimeout: "60s", clock: elapsed, log });
+    await cluster.start();
+    const c = cluster;
+    log(`cluster formed: ${c.nodes.map((x) => `${x.name}=${x.ip} pid ${x.pid}`).join(", ")}`);
+    report.timings.setupMs = elapsed();
+
+    workload = new Workload({
+      cluster: c,
+      recorder,
+      counters,
+      sets,
+      clientsPerNode: o.clientsPerNode ?? 2,
+      seed: o.seed,
+      opTimeoutMs: 1500,
+      rate: o.rate ?? DEFAULT_RATE,
+    });
+    workload.start();
+    monitor = startMonitor(c, log);
+
+    // Fault phase.
+    const nemesis = new Nemesis(c, log);
+    const faultStart = performance.now();
+    for (const step of schedule) {
+      await sleep(faultStart + step.at - performance.now());
+      if (aborted) break;
+      // A node that crashed (reported as a failure already) is started again, as an operator
+      // would, so the run goes on and its recovery is exercised too.
+      for (const node of c.nodes) {
+        if (node.state !== "down") continue;
+        log(`${node.name} is down after a crash: starting it again`);
+        await node.start().catch((e) =>
+          report.failures.push(`restart after a crash: ${(e as Error).message}`)
+        );
+      }
+      log(`nemesis ${step.kind}: ${step.what} for ${(step.durationMs / 1000).toFixed(1)}s`);
+      const tally = nemeses[step.kind];
+      try {
+        await nemesis.run(step, tally, sleep);
+        tally.ran++;
+        log(`nemesis ${step.kind}: undone`);
+      } catch (e) {
+        const msg = `${step.what}: ${(e as Error).message}`;
+        tally.errors.push(msg);
+        log(`nemesis ${step.kind} FAILED: ${msg}`);
+        await nemesis.healAll().catch((e2) => log(`heal after a failed step failed: ${e2}`));
+      }
+    }
+    await sleep(faultStart + o.seconds * 1000 - performance.now());
+    report.timings.faultMs = performance.now() - faultStart;
+
+    // Heal and settle.
+    const healStart = performance.now();
+    log("healing: partitions and delays off, paused nodes resumed, down nodes started");
+    await nemesis.healAll();
+    await workload.stop();
+    report.workload = workload.stats;
+    log(
+      `workload stopped: ${workload.stats.invoked} ops, ${workload.stats.ok} ok, ${workload.stats.fail} fail, ${workload.stats.info} info`,
+    );
+    const conv = await waitConverged(c.nodes, counters, sets, o.convergeTimeoutMs ?? 60_000, log);
+    report.converged = conv.converged;
+    report.convergeMs = conv.ms;
+    log(conv.converged ? `converged in ${conv.ms} ms` : `NOT converged after ${conv.ms} ms: ${conv.last}`);
+
+    // Final reads, recorded in the history.
+    const unread = await finalReads(c.nodes, counters, sets, recorder);
+    for (const u of unread) report.failures.push(`final reads failed: ${u}`);
+    report.timings.healMs = performance.now() - healStart;
+
+    // Membership after the storm.
+    for (const node of c.nodes) {
+      const info = await node.info().catch((e) => ({ error: String(e) }) as Record<string, string>);
+      if (info.swytch_members !== String(n)) {
+        report.failures.push(
+          `${node.name} reports ${info.swytch_members ?? "?"} members at the end (${info.error ?? ""})`,
+        );
+      }
+    }
+  } catch (e) {
+    report.failures.push(`harness error: ${(e as Error).stack ?? e}`);
+    log(`harness error: ${(e as Error).message}`);
+    if (workload !== null) await workload.stop().catch(() => {});
+  } finally {
+    await monitor?.stop();
+    if (cluster !== null) {
+      report.crashes = [...cluster.crashes];
+      // Crashes seen while shutting down are not the nodes' fault.
+      await cluster.shutdown();
+      for (const node of cluster.nodes) {
+        report.startMs[node.name] = [...node.startMs];
+        report.logTails[node.name] = tail(node.logPath, 60);
+      }
+    }
+    const problems = lab?.teardown() ?? [];
+    for (const p of problems) report.failures.push(`teardown: ${p}`);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("exit", emergency);
+  }
+
+  // Checkers.
+  const events: Event[] = recorder.events();
+  fs.writeFileSync(path.join(dir, "history.jsonl"), toJsonl(events));
+  if (report.workload !== null) {
+    try {
+      report.checkers.push({ name: "convergence", result: checkConvergence(convergenceFromHistory(events)) });
+      for (const k of counters) {
+        report.checkers.push({ name: `counter ${k}`, result: checkCounter(events, { key: k }) });
+      }
+      for (const k of sets) report.checkers.push({ name: `set ${k}`, result: checkSet(events, { key: k }) });
+    } catch (e) {
+      report.failures.push(`checker error: ${(e as Error).message}`);
+    }
+  }
+  for (const ch of report.checkers) {
+    if (!ch.result.valid) report.failures.push(`${ch.name}: ${ch.result.errors.join("; ")}`);
+  }
+  if (report.workload !== null && !report.converged) report.failures.push("no convergence after healing");
+  for (const cr of report.crashes) {
+    report.failures.push(
+      `${cr.node} exited unexpectedly at +${
+        (cr.at / 1000).toFixed(3)
+      }s (code ${cr.code}, signal ${cr.signal})`,
+    );
+  }
+  for (const k of NEMESES) {
+    for (const err of nemeses[k].errors) report.failures.push(`nemesis ${k} could not be applied: ${err}`);
+  }
+  report.timings.totalMs = elapsed();
+  report.ok = report.failures.length === 0 && !aborted;
+  fs.writeFileSync(path.join(dir, "events.log"), lines.join("\n") + "\n");
+  fs.writeFileSync(path.join(dir, "report.txt"), formatReport(report));
+  if (report.ok && o.keepDir !== true) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    report.dir = "";
+  }
+  return report;
+}
+
+/**
+ * Every 5 s, one line about every node: state, CPU use since the last line, and the replication
+ * backlog from INFO (effects held for missing deps, unstable effects). For diagnosis only.
+ */
+function startMonitor(c: Cluster, log: (line: string) => void): { stop(): Promise<void> } {
+  let running = true;
+  const last = new Map<string, { pid: number | undefined; cpu: number | null; at: number }>();
+  const loop = (async () => {
+    while (running) {
+      for (let i = 0; i < 25 && running; i++) await Bun.sleep(200);
+      if (!running) break;
+      const parts = await Promise.all(c.nodes.map(async (n) => {
+        const now = performance.now(), cpu = n.cpuSeconds();
+        const prev = last.get(n.name);
+        last.set(n.name, { pid: n.pid, cpu, at: now });
+        const pct = prev !== undefined && prev.pid === n.pid && prev.cpu !== null && cpu !== null
+          ? `${Math.round((cpu - prev.cpu) / ((now - prev.at) / 1000) * 100)}%`
+          : "?";
+        if (n.state !== "up") return `${n.name} ${n.state}`;
+        const info = await n.info().catch(() => null);
+        const f = (k: string) => info?.[`swytch_${k}`] ?? "?";
+        return `${n.name} cpu=${pct} members=${f("members")} alive=${f("alive_peers")} held=${
+          f("held_effects")
+        } unstable=${f("unstable_effects")}`;
+      }));
+      log(`monitor: ${parts.join(" | ")}`);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** GET every counter, SMEMBERS every set, DBSIZE: one comparable string per node. */
+async function snapshot(node: FaultNode, counters: string[], sets: string[]): Promise<string> {
+  return await node.admin(async (r) => {
+    const cs = await Promise.all(counters.map((k) => r.get(k)));
+    const ss = await Promise.all(sets.map((k) => r.smembers(k).then((m) => m.sort().join(","))));
+    const size = await r.dbsize();
+    return JSON.stringify({ cs, ss, size });
+  });
+}
+
+async function waitConverged(
+  nodes: FaultNode[],
+  counters: string[],
+  sets: string[],
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<{ converged: boolean; ms: number; last: string }> {
+  const start = performance.now();
+  let last = "";
+  let reported = 0;
+  while (performance.now() - start < timeoutMs) {
+    const snaps = await Promise.all(nodes.map((x) => snapshot(x, counters, sets).catch((e) => `error ${e}`)));
+    if (snaps.every((s) => s === snaps[0]) && !snaps[0].startsWith("error")) {
+      return { converged: true, ms: Math.round(performance.now() - start), last: "" };
+    }
+    last = nodes.map((x, i) => `${x.name}: ${summarize(snaps[i])}`).join(" | ");
+    if (performance.now() - start - reported > 10_000) {
+      reported = performance.now() - start;
+      log(`not converged yet: ${last}`);
+    }
+    await Bun.sleep(250);
+  }
+  return { converged: false, ms: Math.round(performance.now() - start), last };
+}
+
+function summarize(snap: string): string {
+  try {
+    const s = JSON.parse(snap) as { cs: (string | null)[]; ss: string[]; size: number };
+    return `counters=${s.cs.join(",")} sets=${
+      s.ss.map((x) => (x === "" ? 0 : x.split(",").length)).join(",")
+    } dbsize=${s.size}`;
+  } catch {
+    return snap.slice(0, 200);
+  }
+}
+
+/** The canonical value of one key for the convergence checker. */
+async function canonical(r: ReturnType<FaultNode["client"]>, key: string): Promise<string | null> {
+  const type = await r.type(key);
+  switch (type) {
+    case "none":
+      return null;
+    case "string":
+      return `string:${await r.get(key)}`;
+    case "set":
+      return `set:${JSON.stringify((await r.smembers(key)).sort())}`;
+    case "hash": {
+      const h = await r.hgetall(key);
+      return `hash:${JSON.stringify(Object.entries(h).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+    }
+    case "list":
+      return `list:${JSON.stringify(await r.lrange(key, 0, -1))}`;
+    case "zset":
+      return `zset:${JSON.stringify(await r.zrange(key, 0, -1, "WITHSCORES"))}`;
+    default:
+      return `${type}:?`;
+  }
+}
+
+/**
+ * Final reads through each node's own connection: every counter (GET), every set (SMEMBERS), and
+ * a whole-keyspace dump (KEYS *, then each key by type) for the convergence checker. A read that
+ * fails is recorded as such, so the checkers see a missing final read rather than a made-up one.
+ */
+async function finalReads(
+  nodes: FaultNode[],
+  counters: string[],
+  sets: string[],
+  h: HistoryRecorder,
+): Promise<string[]> {
+  const failed: string[] = [];
+  for (const node of nodes) {
+    const p = 1_000_000 + node.index;
+    await node.admin(async (r) => {
+      const read = async (f: string, key: string | undefined, fn: () => Promise<unknown>) => {
+        const op = h.invoke(p, node.name, f, key);
+        try {
+          op.ok(await fn());
+        } catch (e) {
+          op.info(e);
+          failed.push(`${node.name} ${key ?? "keyspace dump"}: ${(e as Error).message}`);
+        }
+      };
+      for (const k of counters) await read("final-read", k, () => r.get(k));
+      for (const k of sets) await read("final-read", k, () => r.smembers(k));
+      await read("final-read", undefined, async () => {
+        const keys = (await r.keys("*")).sort();
+        const dump: Record<string, string | null> = {};
+        for (const k of keys) dump[k] = await canonical(r, k);
+        return dump;
+      });
+    }, 10_000).catch((e) => failed.push(`${node.name}: ${(e as Error).message}`));
+  }
+  return failed;
+}
+
+/** `git` commit of the tree under test plus its uncommitted changes, so a result can be placed. */
+function codeVersion(): string {
+  const git = (args: string[]) =>
+    spawnSync("git", ["-C", ROOT, ...args], { encoding: "utf8", timeout: 10_000 }).stdout?.trimEnd() ?? "";
+  const head = git(["rev-parse", "--short", "HEAD"]) || "unknown commit";
+  const dirty = git(["status", "--porcelain"]).split("\n").map((l) => l.slice(3)).filter((f) =>
+    f !== "" && !f.startsWith("tests/fault/")
+  );
+  return dirty.length === 0 ? head : `${head} + uncommitted changes in ${dirty.join(", ")}`;
+}
+
+/** The report as text. */
+export function formatReport(r: HarnessReport): string {
+  const out: string[] = [];
+  out.push(`fault harness: seed ${r.seed}, ${r.nodes} nodes, ${r.seconds}s of faults, swytch ${r.version}`);
+  if (r.skipped !== null) {
+    out.push(`SKIPPED: ${r.skipped}`);
+    return out.join("\n") + "\n";
+  }
+  const t = r.timings;
+  out.push(
+    `time: setup ${(t.setupMs / 1000).toFixed(1)}s, faults ${
+      (t.faultMs / 1000).toFixed(1)
+    }s, heal+converge+final reads ${(t.healMs / 1000).toFixed(1)}s (converged in ${r.convergeMs} ms), total ${
+      (t.totalMs / 1000).toFixed(1)
+    }s`,
+  );
+  out.push("nemeses:");
+  for (const k of NEMESES) {
+    const x = r.nemeses[k];
+    const status = x.skipped !== undefined
+      ? `SKIPPED: ${x.skipped}`
+      : x.ran === 0 && x.errors.length === 0
+      ? "not scheduled (too short a run)"
+      : `ran ${x.ran}/${x.planned}${x.errors.length > 0 ? `, ${x.errors.length} FAILED to apply` : ""}`;
+    out.push(`  ${k.padEnd(18)} ${status}`);
+  }
+  out.push("schedule:");
+  for (const s of r.schedule) {
+    out.push(`  +${(s.at / 1000).toFixed(1)}s ${s.kind}: ${s.what} (${(s.durationMs / 1000).toFixed(1)}s)`);
+  }
+  const starts = Object.entries(r.startMs).filter(([, ms]) => ms.length > 1);
+  if (starts.length > 0) {
+    out.push(
+      `restarts (ms until a node accepts clients): ${
+        starts.map(([n, ms]) => `${n} ${ms.slice(1).join(", ")}`).join("; ")
+      }`,
+    );
+  }
+  const obs = NEMESES.flatMap((k) => r.nemeses[k].observed.map((o) => `  ${k}: ${o}`));
+  if (obs.length > 0) out.push("observed:", ...obs);
+  if (r.workload !== null) {
+    const w = r.workload;
+    const secs = (r.timings.faultMs || 1) / 1000;
+    out.push(
+      `ops: ${w.invoked} invoked, ${w.ok} ok, ${w.fail} fail, ${w.info} info (${
+        Math.round(w.invoked / secs)
+      }/s; target ${r.rate === 0 ? "unthrottled" : `${r.rate}/s`})`,
+    );
+    for (const [f, s] of Object.entries(w.byF)) {
+      out.push(`  ${f.padEnd(9)} ok ${s.ok}, fail ${s.fail}, info ${s.info}`);
+    }
+    const errs = Object.entries(w.errors).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    if (errs.length > 0) out.push("  errors:", ...errs.map(([e, k]) => `    ${k} x ${e}`));
+  }
+  if (r.checkers.length > 0) out.push("checkers:");
+  for (const c of r.checkers) {
+    const stats = Object.entries(c.result.stats).map(([k, v]) => `${k}=${v}`).join(" ");
+    out.push(`  ${c.name.padEnd(20)} ${c.result.valid ? "valid" : "INVALID"}  ${stats}`);
+    for (const e of c.result.errors) out.push(`    ${e}`);
+  }
+  if (r.failures.length > 0) {
+    out.push("FAILURES:");
+    for (const f of r.failures) out.push(`  - ${f}`);
+    for (const cr of r.crashes) out.push(`  ${cr.node} log before it exited:\n${indent(cr.logTail)}`);
+    for (const [name, text] of Object.entries(r.logTails)) out.push(`  ${name} log tail:\n${indent(text)}`);
+  }
+  if (r.dir !== "") out.push(`run directory (data dirs, node logs, history.jsonl): ${r.dir}`);
+  out.push(r.ok ? "RESULT: PASS" : "RESULT: FAIL");
+  return out.join("\n") + "\n";
+}
+
+function indent(s: string): string {
+  return s.split("\n").map((l) => `    ${l}`).join("\n");
+}

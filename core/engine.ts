@@ -152,7 +152,10 @@ export class Engine {
   #seq = 0;
   readonly #deadlines = new DeadlineIndex();
   /** Received effects (or whole groups) waiting for deps or group members. */
-  #held: Effect[][] = [];
+  /** Held units by the id of the first dep they miss: applying that effect wakes them. */
+  #waiting = new Map<string, Effect[][]>();
+  /** Units woken and not yet retried. */
+  #ready: Effect[][] = [];
   #heldIds = new Set<string>();
   #partialGroups = new Map<string, Effect[]>();
   #heldCount = 0;
@@ -662,13 +665,39 @@ export class Engine {
       this.#heldCount -= members.length;
     }
     if (!this.#tryApply(unit)) {
-      this.#held.push(unit);
-      for (const m of unit) this.#heldIds.add(`${m.w.key}:${m.seq}`);
-      this.#heldCount += unit.length;
+      this.#hold(unit);
       return true;
     }
-    this.#drainHeld();
+    this.#drainReady();
     return true;
+  }
+
+  /** Parks a unit under the first dep it misses. */
+  #hold(unit: Effect[]): void {
+    let missing = "";
+    for (const e of unit) {
+      const ks = this.dbs[e.db].map.get(e.key);
+      const d = e.deps.find((x) => ks === undefined || !isApplied(ks, x));
+      if (d !== undefined) {
+        missing = `${d.w.key}:${d.seq}`;
+        break;
+      }
+    }
+    const list = this.#waiting.get(missing);
+    if (list === undefined) this.#waiting.set(missing, [unit]);
+    else list.push(unit);
+    for (const m of unit) this.#heldIds.add(`${m.w.key}:${m.seq}`);
+    this.#heldCount += unit.length;
+  }
+
+  /** Retries the units woken by what was just applied (each one costs its own deps, not all held). */
+  #drainReady(): void {
+    while (this.#ready.length > 0) {
+      const unit = this.#ready.pop()!;
+      for (const m of unit) this.#heldIds.delete(`${m.w.key}:${m.seq}`);
+      this.#heldCount -= unit.length;
+      if (!this.#tryApply(unit)) this.#hold(unit);
+    }
   }
 
   /** Applies a unit when every member's deps are applied. */
@@ -688,32 +717,26 @@ export class Engine {
       this.#stabilize(ks, e.db, e.key);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
+      const woken = this.#waiting.get(`${e.w.key}:${e.seq}`);
+      if (woken !== undefined) {
+        this.#waiting.delete(`${e.w.key}:${e.seq}`);
+        this.#ready.push(...woken);
+      }
     }
     return true;
   }
 
+  /** Retries every held unit (after a dump installed bases, which satisfy deps wholesale). */
   #drainHeld(): void {
-    let progress = true;
-    while (progress && this.#held.length > 0) {
-      progress = false;
-      const still: Effect[][] = [];
-      for (const unit of this.#held) {
-        if (this.#tryApply(unit)) {
-          for (const m of unit) this.#heldIds.delete(`${m.w.key}:${m.seq}`);
-          this.#heldCount -= unit.length;
-          progress = true;
-        } else {
-          still.push(unit);
-        }
-      }
-      this.#held = still;
-    }
+    for (const units of this.#waiting.values()) this.#ready.push(...units);
+    this.#waiting.clear();
+    this.#drainReady();
   }
 
   /** The first held effects and what each waits for (diagnostics for the simulator and logs). */
   heldSummary(max = 5): string[] {
     const out: string[] = [];
-    for (const unit of this.#held) {
+    for (const unit of [...this.#waiting.values()].flat()) {
       for (const e of unit) {
         const ks = this.dbs[e.db].map.get(e.key);
         const missing = e.deps.filter((d) => ks === undefined || !isApplied(ks, d)).map((d) =>
@@ -1190,7 +1213,7 @@ export class Engine {
     for (const [w, h] of this.#have) have.push(t.ref(w), h.upTo, h.ahead === null ? [] : [...h.ahead]);
     // Effects still waiting for their deps: the records that brought them are dropped with the
     // log this checkpoint covers, so they must live on here.
-    const held = this.#held.flat();
+    const held = [...this.#waiting.values()].flat(2);
     for (const members of this.#partialGroups.values()) held.push(...members);
     return encodeValue([3, this.hlc.peek(), t.flat, dbs, have, encodeEffects(t, held)]);
   }

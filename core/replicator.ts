@@ -272,6 +272,7 @@ export class Replicator {
     const dialed = opts.dialed ?? opts.join ?? false;
     let peer: Peer | null = null;
     const w = this.engine.writer;
+    let joinLink = opts.join === true;
     const hello = (p: Peer | undefined) =>
       encodeValue([
         MSG.hello,
@@ -280,9 +281,9 @@ export class Replicator {
         this.#opts.self.cluster,
         p?.in.receivedUpTo() ?? 0,
         p?.inc ?? 0,
+        joinLink,
       ]);
     link.send(hello(undefined));
-    let joinLink = opts.join === true;
     if (joinLink) this.#joinLinks++;
     if (opts.join === true) {
       link.send(encodeValue([MSG.join, w.node, this.#opts.self.redis, this.#opts.self.cluster]));
@@ -301,7 +302,8 @@ export class Replicator {
         try {
           if (peer === null) {
             if (msg[0] !== MSG.hello) throw new Error("first message is not hello");
-            peer = this.#hello(link, msg, dialed);
+            // The dialer says whether this link carries a join request (it must survive).
+            peer = this.#hello(link, msg, dialed, joinLink || msg[6] === true);
             if (peer === null) return;
             // The hello we sent carried nothing about this peer's session yet: resend it now.
             link.send(hello(peer));
@@ -358,7 +360,7 @@ export class Replicator {
     return p;
   }
 
-  #hello(link: Link, msg: unknown[], dialed: boolean): Peer | null {
+  #hello(link: Link, msg: unknown[], dialed: boolean, joinLink: boolean): Peer | null {
     const [, node, inc, cluster, recvUpTo, yourInc] = msg as [number, string, number, string, number, number];
     if (typeof node !== "string" || typeof inc !== "number" || node === this.nodeId) {
       link.close("bad hello");
@@ -386,7 +388,8 @@ export class Replicator {
       // so both ends make the same choice, unless the old one has gone quiet.
       const preferNew = (dialed ? this.nodeId : node) < (dialed ? node : this.nodeId);
       const quiet = this.env.monotonicMs() - p.lastHeardMs > this.#aliveWindow();
-      if (!preferNew && !quiet) {
+      // A join link always wins: the join request and its answer travel on it.
+      if (!preferNew && !quiet && !joinLink) {
         link.close("a link to this peer already exists");
         return null;
       }

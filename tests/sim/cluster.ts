@@ -633,7 +633,10 @@ class ClusterSim {
         this.world.schedule(1500, () => {
           this.draining = null;
           const p = this.slots[i].proc;
-          if (p === null || this.cuts.size > 0 || p.replicator.info().pending_acks !== 0) return;
+          // The liveness phase may have begun meanwhile: then nothing is wiped any more.
+          if (!this.#workload || p === null || this.cuts.size > 0 || p.replicator.info().pending_acks !== 0) {
+            return;
+          }
           this.wipe(i);
           this.world.schedule(this.prng.range(300, 3000), () => {
             if (this.slots[i].proc === null) this.boot(i, true);

@@ -265,7 +265,7 @@ class ClusterSim {
       store: membershipStore(engine),
       memberTimeoutMs: 15_000,
       heartbeatMs: 200,
-      antiEntropyMs: 2000,
+      antiEntropyMs: 3000,
       proposalTimeoutMs: 1000,
       plantedBugUnorderedStability: PLANTED_STABILITY.on,
     });
@@ -721,7 +721,7 @@ class ClusterSim {
     this.world.schedule(500, nemesis);
     const oracle = () => {
       this.checkStability();
-      this.world.schedule(500, oracle);
+      this.world.schedule(1000, oracle);
     };
     oracle();
     this.world.advance(seconds * 1000);

@@ -108,7 +108,7 @@ interface Peer {
   out: OutboundSession;
   in: InboundSession;
   /** What the peer advertised it has durably, per writer: its recent statuses, oldest first. */
-  statuses: Map<Writer, number>[];
+  statuses: { have: Map<Writer, number>; clockMs: number }[];
   /** The membership the peer last reported (see `writeBlocked`). */
   view: string;
   /** The peer's clock when it last reported (ms). */
@@ -434,9 +434,9 @@ export class Replicator {
         for (let i = 0; i < flat.length; i += 3) {
           have.set(Writer.of(flat[i] as string, flat[i + 1] as number), flat[i + 2] as number);
         }
-        p.statuses.push(have);
-        if (p.statuses.length > MAX_STATUSES) p.statuses.shift();
         p.clockMs = msg[2] as number;
+        p.statuses.push({ have, clockMs: p.clockMs });
+        if (p.statuses.length > MAX_STATUSES) p.statuses.shift();
         p.view = typeof msg[3] === "string" ? msg[3] : "";
         return;
       }
@@ -533,6 +533,9 @@ export class Replicator {
     const inView = this.#members.some((m) => m.node === this.nodeId);
     const others = this.#members.filter((m) => m.node !== this.nodeId);
     const stable = new Map<Writer, number>();
+    // Expiry may free a value only below every member's clock as of a status this node has
+    // caught up with: no effect stamped before that can still arrive (same argument as below).
+    let safe = inView ? hlcMs(this.engine.hlc.peek()) : 0;
     if (!this.engine.clustered || (inView && others.length === 0)) {
       this.engine.setMembers([]);
     } else {
@@ -544,16 +547,18 @@ export class Replicator {
       const acks: Map<Writer, number>[] = [];
       for (const m of inView ? others : []) {
         const p = this.#peers.get(m.node);
-        let q: Map<Writer, number> | undefined;
+        let q: { have: Map<Writer, number>; clockMs: number } | undefined;
         const st = p?.statuses ?? [];
         for (let i = st.length - 1; i >= 0 && q === undefined; i--) {
-          if (this.#opts.plantedBugUnorderedStability || covers(mine, st[i])) q = st[i];
+          if (this.#opts.plantedBugUnorderedStability || covers(mine, st[i].have)) q = st[i];
         }
         if (q === undefined) {
           acks.length = 0;
+          safe = 0;
           break;
         }
-        acks.push(q);
+        acks.push(q.have);
+        safe = Math.min(safe, q.clockMs);
       }
       if (acks.length === others.length && inView) {
         for (const [w, seq] of mine) {
@@ -564,11 +569,7 @@ export class Replicator {
       }
     }
     this.engine.setStable(stable);
-    let safe = hlcMs(this.engine.hlc.peek());
-    for (const m of others) safe = Math.min(safe, this.#peers.get(m.node)?.clockMs ?? 0);
-    this.engine.expirySafeMs = this.engine.clustered && (others.length > 0 || !inView)
-      ? (inView ? safe : 0)
-      : Infinity;
+    this.engine.expirySafeMs = this.engine.clustered && (others.length > 0 || !inView) ? safe : Infinity;
   }
 
   /**

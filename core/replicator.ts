@@ -417,8 +417,12 @@ export class Replicator {
         if (r === null) return;
         this.stats.framesReceived++;
         if (!this.engine.ingest(r)) {
+          // Stamped too far ahead of our clock: not taken, not acknowledged. The session stops
+          // here (taking later frames would break its order) and resends from it on the next
+          // link, until the clocks agree.
           this.stats.recordsRefused++;
-          p.aeNeeded = true;
+          p.in.rewind(msg[1] as number);
+          throw new Error("a record stamped beyond --max-clock-offset ahead of our clock; retrying later");
         }
         if (++p.unacked >= 64) this.#ack(p);
         return;

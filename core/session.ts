@@ -123,6 +123,14 @@ export class InboundSession {
     return frame.payload;
   }
 
+  /**
+   * Takes back the delivery of frame `seq` (the last one delivered): the receiver could not take
+   * it now, and the sender resends it, and everything after it, on the next connection.
+   */
+  rewind(seq: number): void {
+    if (seq === this.#receivedUpTo) this.#receivedUpTo = seq - 1;
+  }
+
   /** The last seq delivered: what the reconnect handshake and acknowledgements report. */
   receivedUpTo(): number {
     return this.#receivedUpTo;

@@ -19,19 +19,8 @@ export const REGRESSION_FILE = path.join(import.meta.dir, "regression_seeds.json
 
 /** Seeds that once failed (kept forever as regression tests). */
 export function regressionSeeds(): number[] {
-  return regressionEntries().filter((s) => s.open !== true).map((s) => s.seed);
-}
-
-/** Seeds that still fail (known open bugs, with what they show): run and reported, not counted. */
-export function openSeeds(): { seed: number; caught: string }[] {
-  return regressionEntries().filter((s) => s.open === true);
-}
-
-function regressionEntries(): { seed: number; caught: string; open?: boolean }[] {
-  return (JSON.parse(fs.readFileSync(REGRESSION_FILE, "utf8")) as {
-    seeds: { seed: number; caught: string; open?: boolean }[];
-  })
-    .seeds;
+  const j = JSON.parse(fs.readFileSync(REGRESSION_FILE, "utf8")) as { seeds: { seed: number }[] };
+  return j.seeds.map((s) => s.seed);
 }
 
 interface Args {

@@ -19,7 +19,7 @@ import { PLANTED } from "../../core/effect.ts";
 import { hlcMs } from "../../core/hlc.ts";
 import { type Link, Replicator } from "../../core/replicator.ts";
 import type { Client, Transport } from "../../redis/client.ts";
-import { Face, type FaceConfig, handlers, type HostInfo, reducers } from "../../redis/mod.ts";
+import { Face, handlers, reducers } from "../../redis/mod.ts";
 import { membershipStore } from "../../redis/members.ts";
 import { checkConvergence, type NodeReads } from "../checkers/convergence.ts";
 import { checkCounter } from "../checkers/counter.ts";
@@ -27,6 +27,7 @@ import { type Event, HistoryRecorder, type PendingOp } from "../checkers/history
 import { checkSet } from "../checkers/set.ts";
 import { SimDisk } from "./disk.ts";
 import { type Prng, SimEnv, SimWorld } from "./env.ts";
+import { faceConfig, HOST } from "./main.ts";
 import { encodeCommand, ReplyReader } from "./resp.ts";
 
 export type PlantedBug = "tie-break" | "stability" | "ack";
@@ -60,38 +61,6 @@ export interface ClusterStats {
 }
 
 class SimFailure extends Error {}
-
-const HOST: HostInfo = {
-  pid: 4242,
-  os: "Simulated 1.0 sim",
-  arch: "sim",
-  executable: "/sim/swytch",
-  runId: "0".repeat(40),
-  tcpPort: 6379,
-  processStats: () => ({ rssBytes: 1 << 20, heapBytes: 1 << 19, userCpuSec: 0, sysCpuSec: 0 }),
-  purge: () => {},
-};
-
-function faceConfig(appendfsync: "always" | "everysec"): FaceConfig {
-  return {
-    requirepass: "",
-    maxclients: 10000,
-    timeout: 0,
-    databases: 16,
-    protoMaxBulkLen: 512 * 1024 * 1024,
-    clientQueryBufferLimit: 1024 * 1024 * 1024,
-    clientOutputBufferLimit: 1 << 30,
-    port: 6379,
-    bind: "127.0.0.1",
-    unixsocket: "",
-    unixsocketperm: 0o700,
-    dir: "/sim",
-    appendfsync,
-    appendonly: true,
-    hz: 10,
-    maxmemory: 0,
-  };
-}
 
 /** A running process on one slot. */
 interface Proc {

@@ -96,7 +96,8 @@ class SimClient {
   constructor(readonly id: number) {}
 }
 
-const HOST: HostInfo = {
+/** The host a simulated node reports (shared with the cluster simulator). */
+export const HOST: HostInfo = {
   pid: 4242,
   os: "Simulated 1.0 sim",
   arch: "sim",
@@ -107,7 +108,8 @@ const HOST: HostInfo = {
   purge: () => {},
 };
 
-function faceConfig(): FaceConfig {
+/** A simulated node's configuration (shared with the cluster simulator). */
+export function faceConfig(appendfsync: "always" | "everysec" = "always"): FaceConfig {
   return {
     requirepass: "",
     maxclients: 10000,
@@ -121,7 +123,7 @@ function faceConfig(): FaceConfig {
     unixsocket: "",
     unixsocketperm: 0o700,
     dir: "/sim",
-    appendfsync: "always",
+    appendfsync,
     appendonly: true,
     hz: 10,
     maxmemory: 0,

@@ -2,11 +2,11 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type Effect, type Op, Writer } from "../../core/effect.ts";
 import { Engine } from "../../core/engine.ts";
-import { type Env, noStorage } from "../../core/env.ts";
 import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
 import { CommandError, type Ctx } from "../../redis/command.ts";
 import { NULL_ARRAY, type Reply } from "../../redis/reply.ts";
 import { LIST_ELEMENT_OVERHEAD, listCommands, ListState, listType } from "../../redis/types/list.ts";
+import { fakeEnv } from "./fake_env.ts";
 
 // ---------------------------------------------------------------- reducer
 
@@ -234,28 +234,6 @@ function modelRange(a: string[], start: number, stop: number): string[] {
 }
 
 // ---------------------------------------------------------------- handlers on a real engine
-
-/** A deterministic env: wall clock from a variable, seeded random, no timers, no storage. */
-function fakeEnv(seed: number, clock: { ms: number }): Env {
-  let x = seed >>> 0 || 1;
-  return {
-    monotonicMs: () => clock.ms,
-    wallMs: () => clock.ms,
-    random: () => {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      return x / 2 ** 32;
-    },
-    setTimer: () => null,
-    clearTimer: () => {},
-    storage: noStorage,
-    log: () => {},
-    buggify: () => false,
-  };
-}
 
 /** A second type, to provoke WRONGTYPE. */
 const otherType: Reducer<string> = {

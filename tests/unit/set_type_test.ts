@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type Effect, type Op, Writer } from "../../core/effect.ts";
 import { Engine } from "../../core/engine.ts";
-import { type Env, noStorage } from "../../core/env.ts";
 import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
 import { CommandError, type Ctx } from "../../redis/command.ts";
 import { type Reply, SetReply } from "../../redis/reply.ts";
@@ -13,6 +12,7 @@ import {
   setType,
   SRANDMEMBER_MAX_REPEATS,
 } from "../../redis/types/set.ts";
+import { fakeEnv } from "./fake_env.ts";
 
 // ---------------------------------------------------------------- reducer
 
@@ -180,28 +180,6 @@ describe("set reducer", () => {
 });
 
 // ---------------------------------------------------------------- handlers on a real engine
-
-/** A deterministic env: wall clock from a variable, seeded random, no timers, no storage. */
-function fakeEnv(seed: number, clock: { ms: number }): Env {
-  let x = seed >>> 0 || 1;
-  return {
-    monotonicMs: () => clock.ms,
-    wallMs: () => clock.ms,
-    random: () => {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      return x / 2 ** 32;
-    },
-    setTimer: () => null,
-    clearTimer: () => {},
-    storage: noStorage,
-    log: () => {},
-    buggify: () => false,
-  };
-}
 
 /** A second type, to provoke WRONGTYPE. */
 const otherType: Reducer<string> = {

@@ -1,5 +1,10 @@
-/** A deterministic `Env` for unit tests that run a real engine without IO. */
+/** A deterministic `Env`, and a real engine running one type's commands, for unit tests without IO. */
+import type { Effect, Op } from "../../core/effect.ts";
+import { Engine } from "../../core/engine.ts";
 import { type Env, noStorage } from "../../core/env.ts";
+import type { Reducer } from "../../core/reducer.ts";
+import { CommandError, type Ctx, type Handler } from "../../redis/command.ts";
+import type { Reply } from "../../redis/reply.ts";
 
 /** Wall clock from `clock.ms`, seeded xorshift randomness, no timers, no storage. */
 export function fakeEnv(seed: number, clock: { ms: number }): Env {
@@ -21,4 +26,77 @@ export function fakeEnv(seed: number, clock: { ms: number }): Env {
     log: () => {},
     buggify: () => false,
   };
+}
+
+/** A second type, to provoke WRONGTYPE in a type's command tests. */
+export const otherType: Reducer<string> = {
+  type: "string",
+  opcodes: ["tset"],
+  apply: (_s, op) => ({ state: op[1] as string, undo: null, delta: 0 }),
+  undo: (s) => s,
+  size: (s) => s.length,
+  encode: (s) => s,
+  decode: (d) => d as string,
+  canonical: (s) => s,
+  event: () => "set",
+};
+
+/**
+ * A real engine holding one data type (plus `otherType`), and `run` calling that type's command
+ * handlers directly: the reply, or `ERR:<text>` for a command error. With `peers` the engine is
+ * clustered and never folds, so effects stay unstable as they would while peers lag.
+ */
+export function commandNode(
+  seed: number,
+  type: Reducer<any>,
+  commands: Record<string, Handler>,
+  peers: string[] = [],
+) {
+  const clock = { ms: 1_700_000_000_000 };
+  const engine = new Engine(fakeEnv(seed, clock), {
+    reducers: [type, otherType],
+    clustered: peers.length > 0,
+  });
+  engine.open();
+  if (peers.length > 0) engine.setMembers(["self", ...peers]);
+  const effects: Effect[] = [];
+  const ops: Op[][] = [];
+  const run = (...args: string[]): Reply | string => {
+    const batch = engine.begin();
+    const ctx: Ctx = {
+      face: { touched() {}, digest: () => "0" } as any,
+      engine,
+      client: {} as any,
+      batch,
+      db: 0,
+    };
+    let reply: Reply;
+    try {
+      reply = commands[args[0].toLowerCase()](ctx, args) as Reply;
+    } catch (e) {
+      if (e instanceof CommandError) {
+        if (batch.readOnly()) batch.release();
+        return `ERR:${e.reply.s}`;
+      }
+      throw e;
+    }
+    const written: Op[] = [];
+    for (const { e } of batch.effects.values()) {
+      effects.push(e);
+      written.push(...e.ops);
+    }
+    ops.push(written);
+    batch.commit(() => {});
+    return reply;
+  };
+  /** Writes a value of the other type at `key`. */
+  const other = (key: string) => {
+    const batch = engine.begin();
+    batch.write(0, key, ["tset", "x"]);
+    batch.commit(() => {});
+  };
+  const value = (key: string) => engine.lookup(0, key, clock.ms);
+  /** The last command's ops, all keys together. */
+  const lastOps = () => ops[ops.length - 1];
+  return { engine, clock, effects, run, other, value, lastOps };
 }

@@ -1,12 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type Effect, type Op, Writer } from "../../core/effect.ts";
-import { Engine } from "../../core/engine.ts";
-import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
-import { CommandError, type Ctx } from "../../redis/command.ts";
-import { MapReply, type Reply, SimpleReply } from "../../redis/reply.ts";
+import { type Op, Writer } from "../../core/effect.ts";
+import type { ApplyCtx } from "../../core/reducer.ts";
+import { MapReply, SimpleReply } from "../../redis/reply.ts";
 import { HASH_FIELD_OVERHEAD, hashCommands, HashState, hashType } from "../../redis/types/hash.ts";
-import { fakeEnv } from "./fake_env.ts";
+import { commandNode } from "./fake_env.ts";
 
 // ---------------------------------------------------------------- reducer
 
@@ -220,49 +218,8 @@ describe("hash reducer", () => {
 
 // ---------------------------------------------------------------- handlers on a real engine
 
-/** A second type, to provoke WRONGTYPE. */
-const otherType: Reducer<string> = {
-  type: "string",
-  opcodes: ["tset"],
-  apply: (_s, op) => ({ state: op[1] as string, undo: null, delta: 0 }),
-  undo: (s) => s,
-  size: (s) => s.length,
-  encode: (s) => s,
-  decode: (d) => d as string,
-  canonical: (s) => s,
-  event: () => "set",
-};
-
 function node(seed: number, peers: string[] = []) {
-  const clock = { ms: 1_700_000_000_000 };
-  const engine = new Engine(fakeEnv(seed, clock), {
-    reducers: [hashType, otherType],
-    clustered: peers.length > 0,
-  });
-  engine.open();
-  if (peers.length > 0) engine.setMembers(["self", ...peers]);
-  const effects: Effect[] = [];
-  const run = (...args: string[]): Reply | string => {
-    const batch = engine.begin();
-    const ctx: Ctx = {
-      face: { touched() {}, digest: () => "0" } as any,
-      engine,
-      client: {} as any,
-      batch,
-      db: 0,
-    };
-    let reply: Reply;
-    try {
-      reply = hashCommands[args[0].toLowerCase()](ctx, args) as Reply;
-    } catch (e) {
-      if (e instanceof CommandError) return `ERR:${e.reply.s}`;
-      throw e;
-    }
-    for (const { e } of batch.effects.values()) effects.push(e);
-    batch.commit(() => {});
-    return reply;
-  };
-  return { engine, clock, effects, run };
+  return commandNode(seed, hashType, hashCommands, peers);
 }
 
 const OK_REPLY = new SimpleReply("OK");

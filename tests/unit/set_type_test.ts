@@ -1,9 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type Effect, type Op, Writer } from "../../core/effect.ts";
-import { Engine } from "../../core/engine.ts";
-import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
-import { CommandError, type Ctx } from "../../redis/command.ts";
+import { type Op, Writer } from "../../core/effect.ts";
+import type { ApplyCtx } from "../../core/reducer.ts";
 import { type Reply, SetReply } from "../../redis/reply.ts";
 import {
   SET_MEMBER_OVERHEAD,
@@ -12,7 +10,7 @@ import {
   setType,
   SRANDMEMBER_MAX_REPEATS,
 } from "../../redis/types/set.ts";
-import { fakeEnv } from "./fake_env.ts";
+import { commandNode } from "./fake_env.ts";
 
 // ---------------------------------------------------------------- reducer
 
@@ -181,67 +179,8 @@ describe("set reducer", () => {
 
 // ---------------------------------------------------------------- handlers on a real engine
 
-/** A second type, to provoke WRONGTYPE. */
-const otherType: Reducer<string> = {
-  type: "string",
-  opcodes: ["tset"],
-  apply: (_s, op) => ({ state: op[1] as string, undo: null, delta: 0 }),
-  undo: (s) => s,
-  size: (s) => s.length,
-  encode: (s) => s,
-  decode: (d) => d as string,
-  canonical: (s) => s,
-  event: () => "set",
-};
-
 function node(seed: number, peers: string[] = []) {
-  const clock = { ms: 1_700_000_000_000 };
-  const engine = new Engine(fakeEnv(seed, clock), {
-    reducers: [setType, otherType],
-    clustered: peers.length > 0,
-  });
-  engine.open();
-  if (peers.length > 0) engine.setMembers(["self", ...peers]);
-  const effects: Effect[] = [];
-  const ops: Op[][] = [];
-  const run = (...args: string[]): Reply | string => {
-    const batch = engine.begin();
-    const ctx: Ctx = {
-      face: { touched() {}, digest: () => "0" } as any,
-      engine,
-      client: {} as any,
-      batch,
-      db: 0,
-    };
-    let reply: Reply;
-    try {
-      reply = setCommands[args[0].toLowerCase()](ctx, args);
-    } catch (e) {
-      if (e instanceof CommandError) {
-        batch.release();
-        return `ERR:${e.reply.s}`;
-      }
-      throw e;
-    }
-    const written: Op[] = [];
-    for (const { e } of batch.effects.values()) {
-      effects.push(e);
-      written.push(...e.ops);
-    }
-    ops.push(written);
-    batch.commit(() => {});
-    return reply;
-  };
-  /** Writes a value of the other type at `key`. */
-  const other = (key: string) => {
-    const batch = engine.begin();
-    batch.write(0, key, ["tset", "x"]);
-    batch.commit(() => {});
-  };
-  const value = (key: string) => engine.lookup(0, key, clock.ms);
-  /** The last command's ops, all keys together. */
-  const lastOps = () => ops[ops.length - 1];
-  return { engine, clock, effects, run, other, value, lastOps };
+  return commandNode(seed, setType, setCommands, peers);
 }
 
 /** The sorted items of a set reply; fails on anything else. */

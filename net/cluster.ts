@@ -8,6 +8,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { type Link, type MembershipStore, Replicator } from "../core/replicator.ts";
 import { WireError, wireFrame, WireReader } from "../core/wire.ts";
 import type { RedisNode } from "./node.ts";
+import { drainQueue, writeOrQueue } from "./out_queue.ts";
 import { makePeerIdentity, peerClientTls, type PeerIdentity, peerServerTls } from "./peer_tls.ts";
 
 export interface ClusterOptions {
@@ -78,16 +79,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       const bytes = d.pending.length === 1 ? d.pending[0] : Buffer.concat(d.pending, d.pendingBytes);
       d.pending = [];
       d.pendingBytes = 0;
-      if (d.queue.length > 0) {
-        d.queue.push(bytes);
-        d.queued += bytes.length;
-      } else {
-        const n = Math.max(socket.write(bytes), 0);
-        if (n < bytes.length) {
-          d.queue.push(bytes.subarray(n));
-          d.queued += bytes.length - n;
-        }
-      }
+      writeOrQueue(socket, d, bytes);
       if (d.queued > LINK_QUEUE_LIMIT) {
         env.log("warn", "peer link dropped: too much unsent", { queued: d.queued });
         close(socket);
@@ -179,18 +171,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
       }
     },
     drain(socket: Socket<LinkData>) {
-      const d = socket.data;
-      while (d.queue.length > 0) {
-        const head = d.queue[0];
-        const n = socket.write(head);
-        if (n < head.length) {
-          d.queue[0] = head.subarray(Math.max(n, 0));
-          d.queued -= Math.max(n, 0);
-          return;
-        }
-        d.queue.shift();
-        d.queued -= head.length;
-      }
+      drainQueue(socket, socket.data);
     },
     close(socket: Socket<LinkData>) {
       sockets.delete(socket);

@@ -13,6 +13,7 @@ import { Face, handlers, reducers } from "../redis/mod.ts";
 import { membershipStore } from "../redis/members.ts";
 import { type ClusterNode, startCluster } from "./cluster.ts";
 import { DiskStorage } from "./disk.ts";
+import { drainQueue, writeOrQueue } from "./out_queue.ts";
 import { realEnv } from "./env.ts";
 
 export const VERSION = "8.4.0";
@@ -201,16 +202,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       const bytes = d.out.length === 1 ? d.out[0] : Buffer.concat(d.out, d.outBytes);
       d.out = [];
       d.outBytes = 0;
-      if (d.queue.length > 0) {
-        d.queue.push(bytes);
-        d.queued += bytes.length;
-      } else {
-        const n = Math.max(socket.write(bytes), 0);
-        if (n < bytes.length) {
-          d.queue.push(bytes.subarray(n));
-          d.queued += bytes.length - n;
-        }
-      }
+      writeOrQueue(socket, d, bytes);
     }
     if (d.closing && d.queue.length === 0) socket.end();
   };
@@ -270,18 +262,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
     },
     drain(socket: Socket<SocketData>) {
       const d = socket.data;
-      while (d.queue.length > 0) {
-        const head = d.queue[0];
-        const n = socket.write(head);
-        if (n < head.length) {
-          d.queue[0] = head.subarray(Math.max(n, 0));
-          d.queued -= Math.max(n, 0);
-          return;
-        }
-        d.queue.shift();
-        d.queued -= head.length;
-      }
-      if (d.closing) socket.end();
+      if (drainQueue(socket, d) && d.closing) socket.end();
     },
     close(socket: Socket<SocketData>) {
       socket.data?.client?.transportClosed();

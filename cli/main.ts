@@ -39,6 +39,9 @@ Cluster flags of 'swytch redis':
   --member-timeout DUR      remove a member dead this long (default 30s; bare number = s)
   --max-clock-offset DUR    refuse effects this far ahead of our clock (default 500ms;
                             bare number = ms)
+  --commit-timeout DUR      how long an exclusive command waits for its envelope's outcome
+                            before -TRYAGAIN; also when stuck envelopes are recovered
+                            (default 2s; bare number = ms)
   --max-unstable-bytes SIZE writes to a key keeping more than this of effects not yet on
                             every member are refused with -OOM (default 64mb; 0 = no limit)
 `;
@@ -122,6 +125,9 @@ export function parseRedisFlags(argv: string[]): RedisNodeOptions {
         "member-timeout": { type: "string" },
         "max-clock-offset": { type: "string" },
         "max-unstable-bytes": { type: "string" },
+        "commit-timeout": { type: "string" },
+        "planted-bug-accept-not-fsynced": { type: "boolean" },
+        "planted-bug-commit-before-chosen": { type: "boolean" },
         // Test-only (the fault harness and the simulator's planted bugs).
         "debug-clock-offset-ms": { type: "string" },
         "debug-heartbeat-ms": { type: "string" },
@@ -160,6 +166,9 @@ export function parseRedisFlags(argv: string[]): RedisNodeOptions {
       : intFlag("debug-anti-entropy-ms", values["debug-anti-entropy-ms"], 5000, 10, 3_600_000),
     plantedBugAckBeforeLog: values["planted-bug-ack-before-log"] ?? false,
     plantedBugUnorderedStability: values["planted-bug-unordered-stability"] ?? false,
+    commitTimeoutMs: duration("commit-timeout", values["commit-timeout"], 2000, 1),
+    plantedBugAcceptNotFsynced: values["planted-bug-accept-not-fsynced"] ?? false,
+    plantedBugCommitBeforeChosen: values["planted-bug-commit-before-chosen"] ?? false,
   };
   const skew = values["debug-clock-offset-ms"];
   if (skew !== undefined && !/^-?[0-9]+$/.test(skew)) {

@@ -11,7 +11,7 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** Record kinds in the log. */
-export const RECORD = { batch: 1, epoch: 2, dump: 3 } as const;
+export const RECORD = { batch: 1, epoch: 2, dump: 3, decision: 5, envelope: 6 } as const;
 
 /** Bytes of the frame header. */
 export const FRAME_HEADER = 8;
@@ -127,11 +127,41 @@ export interface DumpRecord {
   claims: EffectId[] | null;
 }
 
+/**
+ * The outcome of an envelope that commits no effects (it aborted, or it only read): its seqs
+ * `first .. first+size-1` of the envelope writer are settled with nothing applied.
+ */
+export interface DecisionRecord {
+  kind: "decision";
+  w: Writer;
+  first: number;
+  size: number;
+  committed: boolean;
+}
+
+/** A participant's durable state of an undecided envelope (opaque to the log: core/envelope.ts). */
+export interface EnvelopeRecord {
+  kind: "envelope";
+  state: Uint8Array;
+}
+
 /** A decoded log record. */
 export type DecodedRecord =
   | { kind: "batch"; effects: Effect[] }
   | { kind: "epoch"; effect: EpochEffect }
-  | DumpRecord;
+  | DumpRecord
+  | DecisionRecord
+  | EnvelopeRecord;
+
+/** Encodes an envelope's outcome without effects. */
+export function encodeDecision(d: Omit<DecisionRecord, "kind">): Uint8Array {
+  return cbor.encode([RECORD.decision, d.w.node, d.w.inc, d.first, d.size, d.committed]);
+}
+
+/** Encodes a participant's envelope state. */
+export function encodeEnvelopeState(state: Uint8Array): Uint8Array {
+  return cbor.encode([RECORD.envelope, state]);
+}
 
 /** A table of writers so each id costs two small integers. */
 class WriterTable {
@@ -221,7 +251,10 @@ export function encodeDump(d: Omit<DumpRecord, "kind">): Uint8Array {
 
 /** Decodes a log record payload. */
 export function decodeRecord(payload: Uint8Array): DecodedRecord {
-  const r = fromWire(decoder.decode(payload)) as unknown[];
+  const raw = decoder.decode(payload) as unknown[];
+  // The envelope state stays bytes (fromWire would turn it into a string).
+  if (raw[0] === RECORD.envelope) return { kind: "envelope", state: raw[1] as Uint8Array };
+  const r = fromWire(raw) as unknown[];
   if (r[0] === RECORD.dump) {
     const writers = readWriters(r[3] as unknown[]);
     const keys = (r[4] as unknown[][]).map((k): KeyDump => ({
@@ -246,6 +279,9 @@ export function decodeRecord(payload: Uint8Array): DecodedRecord {
     };
   }
   const w = Writer.of(r[1] as string, r[2] as number);
+  if (r[0] === RECORD.decision) {
+    return { kind: "decision", w, first: r[3] as number, size: r[4] as number, committed: r[5] === true };
+  }
   if (r[0] === RECORD.batch) {
     const first = r[3] as number, hlc = r[4] as number, cls = r[5] as 0 | 1;
     const keys = r[6] as [number, string, unknown[], Op[]][];

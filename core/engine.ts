@@ -12,8 +12,10 @@ import {
   decodeRecord,
   decodeValue,
   encodeBatch,
+  encodeDecision,
   encodeDump,
   encodeEffects,
+  encodeEnvelopeState,
   encodeEpoch,
   encodeValue,
   type KeyDump,
@@ -21,6 +23,13 @@ import {
   readWriters,
   WriterTable,
 } from "./codec.ts";
+import {
+  decodeBody,
+  type EnvelopeBody,
+  envelopeId,
+  type EnvelopeKey,
+  type EnvelopePlan,
+} from "./envelope.ts";
 import { type Effect, type EffectId, type EpochEffect, type EpochOp, type Op, Writer } from "./effect.ts";
 import type { Env } from "./env.ts";
 import { applyEffect, applyOp, depsApplied, insertEffect, isApplied, pruneLog, undoSteps } from "./fold.ts";
@@ -59,6 +68,14 @@ export interface EngineOptions {
  * entry and scan slot, and the two string headers; measured with bun:jsc heapStats (docs/design.md).
  */
 export const KEY_OVERHEAD_BYTES = 160;
+/**
+ * Envelope effects have their own writer per node incarnation, `(node, inc + ENVELOPE_INC)`: an
+ * envelope takes its seqs when it starts, and one that aborts must not leave a gap in the
+ * writer whose effects the node's plain writes chain on (docs/protocol.md).
+ */
+export const ENVELOPE_INC = 1 << 30;
+/** Decided envelopes remembered (late messages about them are answered, not re-voted). */
+const MAX_DECIDED = 100_000;
 /** Largest number of effects held waiting for their deps before the engine refuses more. */
 export const MAX_HELD_EFFECTS = 1_000_000;
 /** The log grows to at least this before an automatic checkpoint compacts it. */
@@ -143,6 +160,8 @@ export class Engine {
   readonly #have = new Map<Writer, Have>();
   /** `#have` as of the last completed sync: what may be advertised to peers. */
   #synced = new Map<Writer, number>();
+  /** Seqs held beyond the contiguous frontier as of the last completed sync (see `durableAhead`). */
+  #syncedAhead: [Writer, number][] = [];
   /** Per writer: effects up to this seq are held by every member (set by the replicator). */
   #stable = new Map<Writer, number>();
   /** Keys with unstable effects, so stability sweeps cost what is unstable, not the keyspace. */
@@ -150,6 +169,18 @@ export class Engine {
   readonly #plantedBug: boolean;
   #writer: Writer | null = null;
   #seq = 0;
+  /** Seqs taken by this incarnation's envelopes (their own writer). */
+  #envSeq = 0;
+  /** Undecided envelopes known here: their latest durable state and the keys they pin. */
+  readonly #envelopes = new Map<string, { body: EnvelopeBody; state: Uint8Array }>();
+  /** Keys (`${db}\0${key}`) with undecided envelopes: nothing on them is folded meanwhile. */
+  readonly #pins = new Map<string, number>();
+  /** Recently decided envelopes: id -> committed. */
+  readonly #decided = new Map<string, boolean>();
+  /** Called when an envelope's outcome is applied here (its own decision or a peer's record). */
+  onEnvelopeDecided: ((id: string, committed: boolean) => void) | null = null;
+  /** Called when an effect from elsewhere is applied on a key (WATCH). */
+  onApplied: ((db: number, key: string) => void) | null = null;
   readonly #deadlines = new DeadlineIndex();
   /** Received effects (or whole groups) waiting for deps or group members. */
   /** Held units by the id of the first dep they miss: applying that effect wakes them. */
@@ -213,6 +244,7 @@ export class Engine {
     }
     // Whatever this node had is durable now (recovery fsynced the log it replayed).
     this.#synced = this.have();
+    this.#syncedAhead = this.ahead();
     const truncated = stored.truncated === null
       ? null
       : `${stored.truncated.segment}@${stored.truncated.offset}: ${stored.truncated.reason}`;
@@ -397,7 +429,9 @@ export class Engine {
       return;
     }
     let n = 0;
-    while (n < log.length && log[n].e.seq <= (this.#stable.get(log[n].e.w) ?? 0)) n++;
+    if (this.#pins.size === 0 || !this.#pins.has(`${db}\u0000${key}`)) {
+      while (n < log.length && log[n].e.seq <= (this.#stable.get(log[n].e.w) ?? 0)) n++;
+    }
     pruneLog(ks, n);
     if (ks.log === null) this.#unstable.delete(ks);
     else this.#unstable.set(ks, { db, key });
@@ -448,6 +482,11 @@ export class Engine {
         if (x.e.hlc > cutoff && (out.get(x.e.w) ?? 0) >= x.e.seq) out.set(x.e.w, x.e.seq - 1);
       }
     }
+    // An undecided envelope's seqs are here only as its body: a peer adopting the claim would
+    // not hold it, so the claim stops below it.
+    for (const { body } of this.#envelopes.values()) {
+      if ((out.get(body.w) ?? 0) >= body.first) out.set(body.w, body.first - 1);
+    }
     return out;
   }
 
@@ -469,6 +508,7 @@ export class Engine {
     this.env.storage.writeMeta({ nodeId: w.node, incarnation: w.inc + 1, clustered: this.#clustered });
     this.#writer = Writer.of(w.node, w.inc + 1);
     this.#seq = 0;
+    this.#envSeq = 0;
   }
 
   /** Turns a cluster of one into a member of a cluster (the first node joins it); persisted. */
@@ -476,6 +516,210 @@ export class Engine {
     if (this.#clustered) return;
     this.#clustered = true;
     this.env.storage.writeMeta({ nodeId: this.writer.node, incarnation: this.writer.inc, clustered: true });
+  }
+
+  // ---------------------------------------------------------------- envelopes
+
+  /** This incarnation's envelope writer. */
+  envelopeWriter(): Writer {
+    return Writer.of(this.writer.node, this.writer.inc + ENVELOPE_INC);
+  }
+
+  /** Takes `size` consecutive seqs of the envelope writer for a new envelope. */
+  reserveEnvelope(size: number): { w: Writer; first: number } {
+    const first = this.#envSeq + 1;
+    this.#envSeq += size;
+    return { w: this.envelopeWriter(), first };
+  }
+
+  /**
+   * Turns a planned batch into an envelope plan instead of committing it: its writes are undone
+   * (an envelope's effects become visible only when it commits) and the plan keeps, per key,
+   * the version read and the ops written. Keys read through `batch.get` are in the plan too.
+   */
+  planEnvelope(batch: Batch): EnvelopePlan {
+    if (this.#open === batch) this.#open = null;
+    if (batch.epochs > 0) throw new Error("an envelope cannot hold keyspace-wide effects");
+    const entries = batch.entries;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const { ks, e, steps } = entries[i];
+      const d = this.dbs[e.db];
+      const before = this.#measure(ks), beforeDeadline = ks.deadline;
+      undoSteps(ks, steps);
+      this.#account(d, e.db, e.key, ks, before, beforeDeadline);
+    }
+    if (entries.length > 0) {
+      // The batch's effects took the writer's newest seqs; they are given back (no gap).
+      if (entries[entries.length - 1].e.seq !== this.#seq) throw new Error("batch seqs are not the newest");
+      this.#seq -= entries.length;
+    }
+    const keys: EnvelopeKey[] = [];
+    const written = new Set<string>();
+    for (const { ks, e } of entries) {
+      written.add(`${e.db}\u0000${e.key}`);
+      keys.push({ db: e.db, key: e.key, vv: idsOf(versionOf(ks)), deps: e.deps, ops: e.ops });
+      if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
+    }
+    for (const [db, key] of batch.reads ?? []) {
+      const id = `${db}\u0000${key}`;
+      if (written.has(id)) continue;
+      written.add(id);
+      keys.push({ db, key, vv: this.versionIds(db, key), deps: null, ops: null });
+    }
+    return { hlc: batch.hlc, keys };
+  }
+
+  /** Everything this node holds of a key, as ids (per writer, the highest seq). */
+  versionIds(db: number, key: string): EffectId[] {
+    const ks = this.dbs[db].map.get(key);
+    return ks === undefined ? [] : idsOf(versionOf(ks));
+  }
+
+  /**
+   * The keys of an envelope on which this node holds an effect the envelope did not read (an
+   * applied effect beyond its version, or one held waiting for deps): it must vote no.
+   */
+  envelopeStale(keys: readonly EnvelopeKey[]): string[] {
+    const out: string[] = [];
+    for (const k of keys) {
+      const ks = this.dbs[k.db].map.get(k.key);
+      if (ks !== undefined && !covers(vvMap(k.vv), versionOf(ks))) out.push(k.key);
+      else if (this.#heldCount > 0 && this.#holdsFor(k.db, k.key)) out.push(k.key);
+    }
+    return out;
+  }
+
+  #holdsFor(db: number, key: string): boolean {
+    for (const units of this.#waiting.values()) {
+      for (const unit of units) for (const e of unit) if (e.db === db && e.key === key) return true;
+    }
+    for (const members of this.#partialGroups.values()) {
+      for (const e of members) if (e.db === db && e.key === key) return true;
+    }
+    return false;
+  }
+
+  /** The outcome of envelope `id` if this node knows it was decided. */
+  envelopeDecided(id: string): boolean | undefined {
+    return this.#decided.get(id);
+  }
+
+  /** Undecided envelopes' latest states (what the envelope module restores after a restart). */
+  undecidedEnvelopes(): Uint8Array[] {
+    return [...this.#envelopes.values()].map((x) => x.state);
+  }
+
+  /**
+   * Logs a participant's envelope state; the first one also pins the envelope's keys (nothing
+   * on them folds until it is decided) and counts its seqs as held here, so a status naming them
+   * makes every peer wait for the envelope before folding what might sort after it. `done` runs
+   * once the record is on disk (with `sync`; only the planted bug passes false): votes, promises
+   * and acceptances are fsynced before they are sent, whatever --appendfsync says.
+   */
+  logEnvelope(body: EnvelopeBody, state: Uint8Array, sync: boolean, done: () => void): void {
+    if (this.#decided.has(body.id)) return done();
+    this.#noteEnvelope(body, state);
+    if (!this.env.storage.durable) return done();
+    this.env.storage.append(encodeEnvelopeState(state));
+    this.stats.logRecords++;
+    if (sync) this.#forceSync(done);
+    else done();
+  }
+
+  #noteEnvelope(body: EnvelopeBody, state: Uint8Array): void {
+    if (this.#decided.has(body.id)) return;
+    const known = this.#envelopes.get(body.id);
+    if (known !== undefined) {
+      known.state = state;
+      return;
+    }
+    this.#envelopes.set(body.id, { body, state });
+    for (const k of body.keys) {
+      const id = `${k.db}\u0000${k.key}`;
+      this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
+    }
+    for (let i = 0; i < body.size; i++) this.#markHave(body.w, body.first + i);
+  }
+
+  /**
+   * Applies an envelope's outcome decided here: a commit's effects as one class-0 record (or,
+   * without effects, a decision record), logged and applied; replicated when `broadcast`.
+   */
+  decideEnvelope(body: EnvelopeBody, committed: boolean, broadcast: boolean): void {
+    if (this.#decided.has(body.id)) return;
+    const written = body.keys.filter((k) => k.ops !== null);
+    let record: Uint8Array;
+    if (committed && written.length > 0) {
+      const group = written.length > 1 ? { first: body.first, size: written.length } : null;
+      const effects = written.map((k, i): Effect => ({
+        w: body.w,
+        seq: body.first + i,
+        db: k.db,
+        key: k.key,
+        deps: k.deps ?? [],
+        hlc: body.hlc,
+        cls: 0,
+        group,
+        ops: k.ops!,
+      }));
+      record = encodeBatch(effects).slice();
+      this.#receiveRecord(effects);
+    } else {
+      record = encodeDecision({ w: body.w, first: body.first, size: body.size, committed });
+      for (let i = 0; i < body.size; i++) this.#markHave(body.w, body.first + i);
+    }
+    if (this.env.storage.durable) {
+      this.env.storage.append(record);
+      this.stats.logRecords++;
+    }
+    if (broadcast && this.onRecord !== null) this.onRecord(record);
+    this.#settled(body.id, committed);
+  }
+
+  /** An envelope is decided here: unpin its keys (folding resumes) and tell the module. */
+  #settled(id: string, committed: boolean): void {
+    if (this.#decided.has(id)) return;
+    this.#decided.set(id, committed);
+    if (this.#decided.size > MAX_DECIDED) this.#decided.delete(this.#decided.keys().next().value!);
+    const x = this.#envelopes.get(id);
+    if (x !== undefined) {
+      this.#envelopes.delete(id);
+      for (const k of x.body.keys) {
+        const kid = `${k.db}\u0000${k.key}`;
+        const n = (this.#pins.get(kid) ?? 1) - 1;
+        if (n <= 0) this.#pins.delete(kid);
+        else this.#pins.set(kid, n);
+        const ks = this.dbs[k.db].map.get(k.key);
+        if (ks !== undefined) this.#stabilize(ks, k.db, k.key);
+      }
+    }
+    this.onEnvelopeDecided?.(id, committed);
+  }
+
+  /** Syncs the log now (group-committed), whatever the fsync policy. */
+  #forceSync(done: () => void): void {
+    this.#forcedWaiters.push(done);
+    if (this.#forcedInFlight) return;
+    this.#forcedInFlight = true;
+    this.env.setTimer(0, () => this.#forceSyncNow());
+  }
+
+  #forcedWaiters: (() => void)[] = [];
+  #forcedInFlight = false;
+
+  #forceSyncNow(): void {
+    if (this.#closed) return;
+    const waiters = this.#forcedWaiters;
+    this.#forcedWaiters = [];
+    this.stats.fsyncs++;
+    this.#sync(() => {
+      this.#forcedInFlight = false;
+      for (const w of waiters) w();
+      if (this.#forcedWaiters.length > 0) {
+        this.#forcedInFlight = true;
+        this.#forceSyncNow();
+      }
+    });
   }
 
   // ---------------------------------------------------------------- what this node has
@@ -534,6 +778,31 @@ export class Engine {
     return this.#synced;
   }
 
+  /** Effects held beyond each writer's contiguous frontier (received out of order), in memory. */
+  ahead(): [Writer, number][] {
+    const out: [Writer, number][] = [];
+    for (const [w, h] of this.#have) if (h.ahead !== null) { for (const seq of h.ahead) out.push([w, seq]); }
+    return out;
+  }
+
+  /**
+   * `ahead` as of the last sync. A status names these too: a member holding an effect of a
+   * writer that crashed before its own log kept it is the only place that effect lives, and
+   * nothing that sorts after it may fold anywhere until it is everywhere.
+   */
+  durableAhead(): [Writer, number][] {
+    if (this.#plantedAckBeforeLog || !this.env.storage.durable || this.appendfsync === "no") {
+      return this.ahead();
+    }
+    return this.#syncedAhead;
+  }
+
+  /** True when this node holds effect (w, seq). */
+  hasSeq(w: Writer, seq: number): boolean {
+    const h = this.#have.get(w);
+    return h !== undefined && (seq <= h.upTo || (h.ahead?.has(seq) ?? false));
+  }
+
   /** Asks for a sync soon (received effects wait for one before they are advertised). */
   requestSync(): void {
     if (this.env.storage.durable && this.appendfsync === "always") this.#durable(() => {});
@@ -541,9 +810,10 @@ export class Engine {
 
   /** `storage.sync` that also records which frontier the sync made durable. */
   #sync(done: () => void): void {
-    const snap = this.have();
+    const snap = this.have(), ahead = this.ahead();
     this.env.storage.sync(() => {
       this.#synced = snap;
+      this.#syncedAhead = ahead;
       done();
     });
   }
@@ -672,6 +942,27 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Takes one record's effects (a command's whole group) as one unit: the members already
+   * applied here (one came with a dump, say) are skipped, and the rest apply together.
+   */
+  #receiveRecord(effects: Effect[]): void {
+    const unit: Effect[] = [];
+    for (const e of effects) {
+      this.hlc.observe(e.hlc);
+      this.stats.effectsReceived++;
+      const ks = this.dbs[e.db].map.get(e.key);
+      if (ks !== undefined && isApplied(ks, e)) this.#markHave(e.w, e.seq);
+      else if (!this.#heldIds.has(`${e.w.key}:${e.seq}`)) unit.push(e);
+    }
+    if (unit.length === 0) return;
+    if (this.#heldCount + unit.length > MAX_HELD_EFFECTS) {
+      throw new Error("too many effects held waiting for their deps");
+    }
+    if (!this.#tryApply(unit)) this.#hold(unit);
+    else this.#drainReady();
+  }
+
   /** Parks a unit under the first dep it misses. */
   #hold(unit: Effect[]): void {
     let missing = "";
@@ -717,6 +1008,7 @@ export class Engine {
       this.#stabilize(ks, e.db, e.key);
       this.#account(d, e.db, e.key, ks, before, beforeDeadline);
       if (ks.type === null) this.#dropIfSettled(e.db, e.key, ks);
+      this.onApplied?.(e.db, e.key);
       const woken = this.#waiting.get(`${e.w.key}:${e.seq}`);
       if (woken !== undefined) {
         this.#waiting.delete(`${e.w.key}:${e.seq}`);
@@ -814,10 +1106,18 @@ export class Engine {
   readonly #roundSkipped = new Map<string, boolean>();
 
   #applyRecord(rec: DecodedRecord): void {
+    if (rec.kind === "envelope") {
+      return this.#noteEnvelope(decodeBody((decodeValue(rec.state) as unknown[])[0]), rec.state);
+    }
+    if (rec.kind === "decision") {
+      for (let i = 0; i < rec.size; i++) this.#markHave(rec.w, rec.first + i);
+      return this.#settled(envelopeId(rec.w, rec.first), rec.committed);
+    }
     if (rec.kind === "batch") {
-      for (const e of rec.effects) {
-        if (!this.receive(e)) throw new Error("too many effects held waiting for their deps");
-      }
+      this.#receiveRecord(rec.effects);
+      // A batch of class 0 is a committed envelope: its decision, applied (or held) above.
+      const e0 = rec.effects[0];
+      if (e0 !== undefined && e0.cls === 0) this.#settled(envelopeId(e0.w, e0.group?.first ?? e0.seq), true);
     } else if (rec.kind === "epoch") {
       this.#applyEpoch(rec.effect);
       this.#markHave(rec.effect.w, rec.effect.seq);
@@ -1215,17 +1515,19 @@ export class Engine {
     // log this checkpoint covers, so they must live on here.
     const held = [...this.#waiting.values()].flat(2);
     for (const members of this.#partialGroups.values()) held.push(...members);
-    return encodeValue([3, this.hlc.peek(), t.flat, dbs, have, encodeEffects(t, held)]);
+    const envelopes = [...this.#envelopes.values()].map((x) => x.state);
+    return encodeValue([3, this.hlc.peek(), t.flat, dbs, have, encodeEffects(t, held), envelopes]);
   }
 
   #loadCheckpoint(bytes: Uint8Array): number {
-    const [version, hlc, flatWriters, dbs, have, held] = decodeValue(bytes) as [
+    const [version, hlc, flatWriters, dbs, have, held, envelopes] = decodeValue(bytes) as [
       number,
       number,
       unknown[],
       [number, unknown[][]][],
       unknown[],
       unknown[][] | undefined,
+      Uint8Array[] | undefined,
     ];
     // Format 2 (issue 2) is format 3 without unstable effects and frontiers.
     if (version !== 3 && version !== 2) throw new Error(`checkpoint format ${version} not supported`);
@@ -1275,6 +1577,9 @@ export class Engine {
       });
     }
     for (const e of decodeEffects(writers, held ?? [])) this.receive(e);
+    for (const state of envelopes ?? []) {
+      this.#noteEnvelope(decodeBody((decodeValue(state) as unknown[])[0]), state);
+    }
     return n;
   }
 
@@ -1326,6 +1631,12 @@ function versionOf(ks: KeyState, cutoff = Infinity): Map<Writer, number> {
   const log = ks.log;
   // Deps stamp below their dependents, so the effects up to a cutoff are a causally closed set.
   if (log !== null) { for (const x of log) if (x.e.hlc <= cutoff) raise(out, x.e.w, x.e.seq); }
+  return out;
+}
+
+function idsOf(v: Map<Writer, number>): EffectId[] {
+  const out: EffectId[] = [];
+  for (const [w, seq] of v) out.push({ w, seq });
   return out;
 }
 
@@ -1421,8 +1732,12 @@ export class Batch {
     return hlcMs(this.hlc);
   }
 
+  /** Keys read, when the face plans an envelope (null: not tracked). */
+  reads: [number, string][] | null = null;
+
   /** The live state of a key, or undefined. */
   get(db: number, key: string): KeyState | undefined {
+    if (this.reads !== null) this.reads.push([db, key]);
     return this.engine.lookup(db, key, this.nowMs);
   }
 

@@ -16,6 +16,7 @@
 import { decodeValue, encodeValue } from "./codec.ts";
 import { Writer } from "./effect.ts";
 import type { Engine } from "./engine.ts";
+import { type EnvelopeOptions, Envelopes } from "./envelope.ts";
 import type { Env } from "./env.ts";
 import { hlcFromMs, hlcMs } from "./hlc.ts";
 import { InboundSession, OutboundSession, type SessionLimits } from "./session.ts";
@@ -78,6 +79,8 @@ export interface ReplicatorOptions {
   /** How long a proposal waits for a majority, and how long an acceptor stays locked. */
   proposalTimeoutMs?: number;
   sessionLimits?: SessionLimits;
+  /** Envelope-commit settings (commit timeout, conflict wait, planted bugs). */
+  envelopes?: EnvelopeOptions;
   /**
    * Test-only planted bug: stability trusts a member's newest status even when this node has not
    * received everything that member had (stability without session ordering).
@@ -91,6 +94,8 @@ const FALLBACK_DIAL_MS = 3000;
 const AE_GRACE_MS = 2000;
 /** Statuses kept per peer (stability uses the newest this node has caught up with). */
 const MAX_STATUSES = 64;
+/** Out-of-order seqs a status lists at most (past it the status cannot make anything stable). */
+const MAX_STATUS_AHEAD = 10_000;
 /** Buckets of the anti-entropy digest. */
 const AE_BUCKETS = 1024;
 /** Keys per dump record, so one record stays small. */
@@ -108,7 +113,7 @@ interface Peer {
   out: OutboundSession;
   in: InboundSession;
   /** What the peer advertised it has durably, per writer: its recent statuses, oldest first. */
-  statuses: { have: Map<Writer, number>; clockMs: number }[];
+  statuses: { have: Map<Writer, number>; ahead: [Writer, number][] | null; clockMs: number }[];
   /** The membership the peer last reported (see `writeBlocked`). */
   view: string;
   /** The peer's clock when it last reported (ms). */
@@ -149,7 +154,11 @@ export class Replicator {
     keysShipped: 0,
     membershipChanges: 0,
   };
-  readonly #opts: Required<Omit<ReplicatorOptions, "sessionLimits">> & { sessionLimits?: SessionLimits };
+  readonly #opts: Required<Omit<ReplicatorOptions, "sessionLimits" | "envelopes">> & {
+    sessionLimits?: SessionLimits;
+  };
+  /** Envelope-commit: exclusive commands and transactions across the members. */
+  readonly envelopes: Envelopes;
   readonly #peers = new Map<string, Peer>();
   #members: Member[] = [];
   #removed = new Set<string>();
@@ -192,8 +201,19 @@ export class Replicator {
     for (const [k, v] of Object.entries(opts)) {
       if (v !== undefined) (this.#opts as Record<string, unknown>)[k] = v;
     }
+    delete (this.#opts as Record<string, unknown>).envelopes;
     this.#startedMs = this.env.monotonicMs();
     engine.onRecord = (record) => this.#broadcast(record);
+    this.envelopes = new Envelopes(engine, {
+      self: () => this.nodeId,
+      members: () => this.#members.map((m) => m.node),
+      alive: (node) => {
+        const p = this.#peers.get(node);
+        return p !== undefined && p.link !== null &&
+          this.env.monotonicMs() - p.lastHeardMs < this.#aliveWindow();
+      },
+      send: (node, msg) => this.#peers.get(node)?.link?.send(encodeValue(msg)),
+    }, opts.envelopes);
     this.#refreshMembers();
     this.#updateStability();
     this.#schedule();
@@ -439,7 +459,16 @@ export class Replicator {
           have.set(Writer.of(flat[i] as string, flat[i + 1] as number), flat[i + 2] as number);
         }
         p.clockMs = msg[2] as number;
-        p.statuses.push({ have, clockMs: p.clockMs });
+        // Seqs it holds beyond its frontiers (null: too many to list; the status is then unusable).
+        let ahead: [Writer, number][] | null = null;
+        if (Array.isArray(msg[4])) {
+          const fa = msg[4] as (string | number)[];
+          ahead = [];
+          for (let i = 0; i < fa.length; i += 3) {
+            ahead.push([Writer.of(fa[i] as string, fa[i + 1] as number), fa[i + 2] as number]);
+          }
+        }
+        p.statuses.push({ have, ahead, clockMs: p.clockMs });
         if (p.statuses.length > MAX_STATUSES) p.statuses.shift();
         p.view = typeof msg[3] === "string" ? msg[3] : "";
         return;
@@ -479,6 +508,14 @@ export class Replicator {
         return;
       case MSG.removed:
         return this.#onRemoved(p, link);
+      case 20:
+      case 21:
+      case 22:
+      case 23:
+      case 24:
+      case 25:
+      case 26:
+        return this.envelopes.onMessage(p.node, msg);
       default:
         throw new Error(`unknown message type ${String(msg[0])}`);
     }
@@ -525,7 +562,13 @@ export class Replicator {
     if (p.link === null) return;
     const flat: (string | number)[] = [];
     for (const [w, seq] of this.engine.durableHave()) flat.push(w.node, w.inc, seq);
-    p.link.send(encodeValue([MSG.status, flat, hlcMs(this.engine.hlc.peek()), this.#membersText]));
+    const held = this.engine.durableAhead();
+    let ahead: (string | number)[] | null = null;
+    if (held.length <= MAX_STATUS_AHEAD) {
+      ahead = [];
+      for (const [w, seq] of held) ahead.push(w.node, w.inc, seq);
+    }
+    p.link.send(encodeValue([MSG.status, flat, hlcMs(this.engine.hlc.peek()), this.#membersText, ahead]));
   }
 
   /**
@@ -554,7 +597,8 @@ export class Replicator {
         let q: { have: Map<Writer, number>; clockMs: number } | undefined;
         const st = p?.statuses ?? [];
         for (let i = st.length - 1; i >= 0 && q === undefined; i--) {
-          if (this.#opts.plantedBugUnorderedStability || covers(mine, st[i].have)) q = st[i];
+          if (this.#opts.plantedBugUnorderedStability) q = st[i];
+          else if (covers(mine, st[i].have) && this.#holdsAll(st[i].ahead)) q = st[i];
         }
         if (q === undefined) {
           acks.length = 0;
@@ -574,6 +618,13 @@ export class Replicator {
     }
     this.engine.setStable(stable);
     this.engine.expirySafeMs = this.engine.clustered && (others.length > 0 || !inView) ? safe : Infinity;
+  }
+
+  /** True when this node holds every out-of-order effect a status lists. */
+  #holdsAll(ahead: [Writer, number][] | null): boolean {
+    if (ahead === null) return false;
+    for (const [w, seq] of ahead) if (!this.engine.hasSeq(w, seq)) return false;
+    return true;
   }
 
   /**
@@ -861,6 +912,7 @@ export class Replicator {
       }
     }
     this.#updateStability();
+    this.envelopes.tick();
     if (this.#proposal !== null && now > this.#proposal.untilMs) {
       this.#decide(false, "no majority answered in time");
     }
@@ -925,6 +977,7 @@ export class Replicator {
       anti_entropy_rounds: this.stats.aeRounds,
       keys_shipped: this.stats.keysShipped,
       records_refused: this.stats.recordsRefused,
+      ...this.envelopes.info(),
     };
   }
 }

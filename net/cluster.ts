@@ -3,6 +3,7 @@
  * replicators of two nodes (DESIGN.md section 5). The replicator decides what to say; this file
  * listens, dials, frames and applies backpressure limits.
  */
+import type { EnvelopeOptions } from "../core/envelope.ts";
 import * as dns from "node:dns/promises";
 import type { Socket, TCPSocketListener } from "bun";
 import { type Link, type MembershipStore, Replicator } from "../core/replicator.ts";
@@ -25,6 +26,7 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   antiEntropyMs?: number;
   plantedBugUnorderedStability?: boolean;
+  envelopes?: EnvelopeOptions;
 }
 
 /** Bytes a peer link may have queued unsent before it is dropped (a stuck peer must not grow us). */
@@ -64,6 +66,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
     heartbeatMs: o.heartbeatMs,
     antiEntropyMs: o.antiEntropyMs,
     plantedBugUnorderedStability: o.plantedBugUnorderedStability,
+    envelopes: o.envelopes,
   });
   const sockets = new Set<Socket<LinkData>>();
 

@@ -63,6 +63,10 @@ export interface NodeClusterOptions {
   antiEntropyMs?: number;
   plantedBugAckBeforeLog?: boolean;
   plantedBugUnorderedStability?: boolean;
+  /** How long an exclusive command waits for its envelope's outcome (default 2 s). */
+  commitTimeoutMs?: number;
+  plantedBugAcceptNotFsynced?: boolean;
+  plantedBugCommitBeforeChosen?: boolean;
 }
 
 export const DEFAULTS: RedisNodeOptions = {
@@ -369,12 +373,18 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       heartbeatMs: c.heartbeatMs,
       antiEntropyMs: c.antiEntropyMs,
       plantedBugUnorderedStability: c.plantedBugUnorderedStability,
+      envelopes: {
+        commitTimeoutMs: c.commitTimeoutMs,
+        plantedBugAcceptNotFsynced: c.plantedBugAcceptNotFsynced,
+        plantedBugCommitBeforeChosen: c.plantedBugCommitBeforeChosen,
+      },
     });
     cluster.then((cn) => {
       face.cluster = {
         multiNode: () => cn.replicator.multiNode(),
         info: () => cn.replicator.info(),
         writeBlocked: () => cn.replicator.writeBlocked(),
+        commit: (plan, done) => cn.replicator.envelopes.commit(plan, done),
       };
     }, (e) => {
       env.log("error", "cluster failed to start", { error: String((e as Error).message ?? e) });

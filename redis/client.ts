@@ -53,6 +53,8 @@ export class Client {
   readonly watched = new Set<string>();
   /** A watched key was touched: EXEC must fail. */
   watchDirty = false;
+  /** In a cluster: each watched key's version at WATCH time (EXEC's envelope checks it). */
+  readonly watchedVersions = new Map<string, unknown>();
   noEvict = false;
   noTouch = false;
   lastCommand = "NULL";
@@ -67,6 +69,8 @@ export class Client {
   readonly #pending: Slot[] = [];
   #closing = false;
   #quitAfterReply = false;
+  /** Set while a command waits for its envelope: the commands behind it wait (read your writes). */
+  #suspended = false;
 
   constructor(
     face: Face,
@@ -90,7 +94,13 @@ export class Client {
     if (this.closed || this.#closing) return;
     this.lastInteractionMs = this.#face.engine.env.monotonicMs();
     this.#parser.feed(chunk);
+    this.#process();
+  }
+
+  /** Runs the buffered commands until the buffer is empty or a command suspends the client. */
+  #process(): void {
     for (;;) {
+      if (this.#suspended) break;
       this.#parser.unauthenticated = !this.authenticated;
       const cmd = this.#parser.next();
       if (cmd === null) break;
@@ -113,6 +123,17 @@ export class Client {
       this.#closeAfterReplies();
     }
     this.flush();
+  }
+
+  /** Stops running commands until `resume` (an envelope is deciding this client's command). */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /** Runs the commands that arrived meanwhile. */
+  resume(): void {
+    this.#suspended = false;
+    if (!this.closed && !this.#closing) this.#process();
   }
 
   /** Queues a reply that is ready now. */

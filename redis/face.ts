@@ -6,6 +6,8 @@
  * group and one log record. The envelope and parked paths of later issues slot in at `#run`.
  */
 import { type Engine, overUnstableLimit } from "../core/engine.ts";
+import type { EffectId } from "../core/effect.ts";
+import type { EnvelopePlan, Outcome } from "../core/envelope.ts";
 import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
@@ -74,7 +76,29 @@ export interface ClusterHooks {
   info(): Record<string, string | number>;
   /** Why client writes must wait right now (joining), or null. */
   writeBlocked(): string | null;
+  /** Commits an envelope across the members (core/envelope.ts). */
+  commit(plan: EnvelopePlan, done: (o: Outcome) => void): void;
 }
+
+/** Exclusive commands that do not run as envelopes yet: they refuse in a cluster of several nodes. */
+const NOT_ENVELOPED = new Set([
+  "blpop",
+  "brpop",
+  "blmpop",
+  "blmove",
+  "brpoplpush",
+  "bzpopmin",
+  "bzpopmax",
+  "bzmpop",
+  "eval",
+  "evalsha",
+  "fcall",
+]);
+
+/** Attempts of an implicit transaction (and of EXEC) that lost a conflict before -TRYAGAIN. */
+export const ENVELOPE_ATTEMPTS = 8;
+/** How long a command may queue behind this node's own envelopes on its keys. */
+const ENVELOPE_QUEUE_LIMIT_MS = 10_000;
 
 /** Keys under this prefix belong to the cluster (membership); clients may read, not write. */
 export const RESERVED_PREFIX = "__swytch:";
@@ -205,14 +229,19 @@ export class Face {
         }
       }
     }
-    if (this.cluster !== null && client.multi === null && this.cluster.multiNode()) {
+    if (this.cluster !== null && client.multi === null && spec.name !== "multi" && this.cluster.multiNode()) {
       const why = exclusiveReason(spec.name, args);
       if (why !== null) {
-        return this.#reject(
-          client,
-          err(`PARTITIONED ${why}: envelope-commit across nodes is not available yet`),
-          spec,
-        );
+        if (NOT_ENVELOPED.has(spec.name)) {
+          return this.#reject(
+            client,
+            err(`ERR ${spec.name.toUpperCase()} is not available in a cluster of several nodes yet`),
+            spec,
+          );
+        }
+        const blocked = this.cluster.writeBlocked();
+        if (blocked !== null) return this.#reject(client, err(`TRYAGAIN ${blocked}`), spec);
+        return this.#envelope(client, [args], null);
       }
     }
     if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
@@ -337,6 +366,109 @@ export class Face {
     else release = client.replyLater();
   }
 
+  // ---------------------------------------------------------------- envelopes
+
+  /**
+   * Runs an exclusive command (one entry in `commands`, `watched` null) or a transaction (EXEC)
+   * as an envelope: planned on the local state, its writes undone and sent to the members,
+   * replied once the outcome is known. The client runs nothing else meanwhile, so it reads its
+   * own writes. A conflict re-plans after a random pause, a bounded number of times; a watched
+   * key that changed anywhere answers EXEC with nil.
+   */
+  #envelope(client: Client, commands: string[][], watched: Map<string, EffectId[]> | null): void {
+    const cluster = this.cluster!;
+    const release = client.replyLater();
+    client.suspend();
+    const multi = watched !== null;
+    let attempt = 0;
+    const started = this.env.monotonicMs();
+    const finish = (r: Reply) => {
+      release(r);
+      client.resume();
+    };
+    const run = () => {
+      if (client.closed) return;
+      attempt++;
+      const batch = this.engine.begin();
+      batch.reads = [];
+      let reply: Reply;
+      if (multi) {
+        const replies: Reply[] = [];
+        for (const args of commands) {
+          const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
+          const r = this.#run(client, spec, args, batch);
+          replies.push(r instanceof Deferred ? err("ERR command cannot run inside MULTI") : r);
+        }
+        reply = replies;
+      } else {
+        const spec = (lookupCommand(commands[0]) as { spec: CommandSpec }).spec;
+        const r = this.#run(client, spec, commands[0], batch);
+        if (r instanceof Deferred) {
+          batch.release();
+          return finish(err("ERR command cannot run as an envelope"));
+        }
+        reply = r;
+        // Nothing written (a pop of an empty list, SET NX of a key that exists): the reply
+        // reflects the local state, like any read.
+        if (batch.readOnly()) {
+          batch.release();
+          return finish(reply);
+        }
+      }
+      const plan = this.engine.planEnvelope(batch);
+      if (watched !== null && watched.size > 0) {
+        // Watched keys are checked at the version they had at WATCH time.
+        plan.watched = [];
+        for (const [id, vv] of watched) {
+          const sep = id.indexOf("\u0000");
+          const db = Number(id.slice(0, sep)), key = id.slice(sep + 1);
+          plan.watched.push(key);
+          const k = plan.keys.find((x) => x.db === db && x.key === key);
+          if (k !== undefined) k.vv = vv;
+          else plan.keys.push({ db, key, vv, deps: null, ops: null });
+        }
+      }
+      cluster.commit(plan, (o) => {
+        switch (o.kind) {
+          case "committed":
+            return finish(reply);
+          case "busy":
+            // Not an attempt: nothing left this node. Planned again once the key is free.
+            if (this.env.monotonicMs() - started > ENVELOPE_QUEUE_LIMIT_MS) {
+              this.stats.errorReplies++;
+              return finish(err("TRYAGAIN the key stayed busy with other transactions of this node"));
+            }
+            attempt--;
+            return o.retry(run);
+          case "partitioned":
+            this.stats.errorReplies++;
+            return finish(
+              err(`PARTITIONED ${o.why}: exclusive commands need every member; nothing was written`),
+            );
+          case "unknown":
+            this.stats.errorReplies++;
+            return finish(err(`TRYAGAIN ${o.why}; the outcome will be the same on every node`));
+          case "conflict": {
+            if (plan.watched !== undefined && o.stale.some((k) => plan.watched!.includes(k))) {
+              return finish(NULL_ARRAY);
+            }
+            if (attempt >= ENVELOPE_ATTEMPTS) {
+              this.stats.errorReplies++;
+              return finish(
+                err(`TRYAGAIN the keys are contended: not committed after ${attempt} attempts (${o.why})`),
+              );
+            }
+            // Jittered, growing pause: contenders rarely collide again.
+            const pause = 1 + Math.floor(this.env.random() * 5 * 2 ** Math.min(attempt, 6));
+            this.env.setTimer(pause, run);
+            return;
+          }
+        }
+      });
+    };
+    run();
+  }
+
   // ---------------------------------------------------------------- transactions
 
   #multi(client: Client): void {
@@ -366,16 +498,17 @@ export class Face {
       this.engine.lookup(Number(id.slice(0, sep)), id.slice(sep + 1), now);
     }
     const dirty = client.watchDirty;
+    const watched = new Map(client.watchedVersions) as Map<string, EffectId[]>;
     client.multi = null;
     client.multiError = false;
     this.unwatchAll(client);
     if (aborted) return this.#reject(client, E.execAbort);
     if (dirty) return client.reply(NULL_ARRAY);
-    if (this.cluster?.multiNode() === true) {
-      return this.#refuse(
-        client,
-        err("PARTITIONED EXEC is exclusive: envelope-commit across nodes is not available yet"),
-      );
+    if (this.cluster !== null) {
+      // A transaction promises a state every member agrees on: a node still joining has none.
+      const why = this.cluster.writeBlocked();
+      if (why !== null) return this.#refuse(client, err(`TRYAGAIN ${why}`));
+      if (this.cluster.multiNode()) return this.#envelope(client, queued, watched);
     }
     const batch = this.engine.begin();
     const replies: Reply[] = [];
@@ -396,6 +529,9 @@ export class Face {
       const id = `${client.db}\u0000${args[i]}`;
       if (client.watched.has(id)) continue;
       client.watched.add(id);
+      if (this.cluster?.multiNode() === true) {
+        client.watchedVersions.set(id, this.engine.versionIds(client.db, args[i]));
+      }
       let set = this.#watchers.get(id);
       if (set === undefined) this.#watchers.set(id, set = new Set());
       set.add(client);
@@ -411,6 +547,7 @@ export class Face {
       if (set?.size === 0) this.#watchers.delete(id);
     }
     client.watched.clear();
+    client.watchedVersions.clear();
     client.watchDirty = false;
   }
 

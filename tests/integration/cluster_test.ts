@@ -103,13 +103,32 @@ describe("a three-node cluster", () => {
         await until("counter converged", () => n.client.get("counter"), (v) => v === "150");
       }
 
-      // Exclusive commands wait for envelope-commit: PARTITIONED, nothing written.
-      expect(await a.client.set("x", "1", "NX").catch((e) => String(e))).toContain("PARTITIONED");
-      expect(await a.client.lpop("nolist").catch((e) => String(e))).toContain("PARTITIONED");
-      expect(await a.client.exists("x")).toBe(0);
+      // Exclusive commands commit across the members (envelope-commit): one winner each.
+      expect(await a.client.set("x", "1", "NX")).toBe("OK");
+      await until("x replicated", () => b.client.get("x"), (v) => v === "1");
+      expect(await b.client.set("x", "2", "NX")).toBe(null);
+      expect(await a.client.lpop("nolist")).toBe(null);
+      await b.client.rpush("jobs", "j1", "j2");
+      await until("jobs replicated", () => c.client.llen("jobs"), (n) => n === 2);
+      const popped = await Promise.all([a, b, c].map((n) => n.client.lpop("jobs")));
+      expect(popped.filter((v) => v !== null).sort()).toEqual(["j1", "j2"]);
+      expect(await c.client.multi().incr("tx").incr("tx").get("x").exec()).toEqual([
+        [null, 1],
+        [null, 2],
+        [null, "1"],
+      ]);
+      await until("tx replicated", () => a.client.get("tx"), (v) => v === "2");
 
       // A node stopped (kill -9) while the others take writes catches up when started again.
+      // Meanwhile exclusive commands refuse (a member is unreachable) and write nothing, while
+      // coordination-free writes go on.
       await c.proc.kill9();
+      await until(
+        "c seen down",
+        () => a.client.set("y", "1", "NX").catch((e) => String(e)),
+        (v) => String(v).startsWith("ReplyError: PARTITIONED") || String(v).startsWith("PARTITIONED"),
+      );
+      expect(await a.client.exists("y")).toBe(0);
       for (let i = 0; i < 200; i++) await a.client.set(`while-down:${i}`, String(i));
       await b.client.rpush("list", "x", "y", "z");
       const c2 = await node({ port: c.port, dataDir: c.proc.dataDir, join: [a.clusterPort] });

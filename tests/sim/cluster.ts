@@ -6,13 +6,19 @@
  * node, majority/minority, one direction only) drop what crosses them and break the connections
  * after a TCP-like timeout; dials across a cut fail. Clocks have per-node offsets and jumps.
  * Disks lose what was not synced when their node crashes. Nodes crash, restart, restart cleanly
- * and get wiped (a new node id that joins again). Clients on every node run a counter, set and
- * register workload and record a history. At the end a liveness phase heals everything and
- * requires every node to reach the same state hash; then the checkers judge the history.
+ * and get wiped (a new node id that joins again). Clients on every node run counters, a set and
+ * registers (coordination-free) and the exclusive workloads: a queue (pushes everywhere, LPOP
+ * everywhere), a bank (WATCH/MULTI/EXEC transfers and transactional reads), list-append
+ * transactions and SET NX elections; each records a history. Commits are hit by crashes of their
+ * originator and participants in their middle, and by a trap (a one-way cut so one participant
+ * does not accept, then the originator and the other crash as the commit is reported). At the end
+ * a liveness phase heals everything and requires every node to reach the same state hash with no
+ * envelope undecided; then the checkers judge the history.
  *
  * Invariants checked while it runs: a node never loses, in a crash, what it advertised as durably
  * had (the ack-before-log bug); no node considers an effect stable that a live member lacks (the
- * stability-without-order bug); exclusive commands answer -PARTITIONED in a multi-node cluster.
+ * stability-without-order bug). Planted envelope bugs: an accept not fsynced, a commit reported
+ * before it is chosen.
  */
 import { Engine, fnv64 } from "../../core/engine.ts";
 import { PLANTED } from "../../core/effect.ts";
@@ -29,8 +35,13 @@ import { SimDisk } from "./disk.ts";
 import { type Prng, SimEnv, SimWorld } from "./env.ts";
 import { faceConfig, HOST } from "./main.ts";
 import { encodeCommand, ReplyReader } from "./resp.ts";
+import { isErr, parseReply, type Value } from "./reply_value.ts";
+import { checkBank } from "../checkers/bank.ts";
+import { checkElection } from "../checkers/election.ts";
+import { checkListAppend } from "../checkers/list_append.ts";
+import { checkQueue } from "../checkers/queue.ts";
 
-export type PlantedBug = "tie-break" | "stability" | "ack";
+export type PlantedBug = "tie-break" | "stability" | "ack" | "accept" | "chosen";
 
 export interface ClusterRunOptions {
   nodes?: number;
@@ -53,6 +64,10 @@ export interface ClusterRunResult {
 export interface ClusterStats {
   ops: number;
   acknowledged: number;
+  /** Exclusive commands (pops, transfers, transactions, elections) acknowledged. */
+  exclusiveAcknowledged: number;
+  /** Commits whose originator and a participant crashed as the commit was reported. */
+  commitTraps: number;
   crashes: number;
   wipes: number;
   partitions: number;
@@ -108,7 +123,10 @@ interface SimClient {
   gen: number;
   conn: Client | null;
   reader: ReplyReader;
-  pending: { args: string[]; op: PendingOp | null; expectPartitioned: boolean } | null;
+  /** The commands in flight (a pipeline): their replies go to `on` once all arrived. */
+  pending:
+    | { args: string[]; op: PendingOp | null; expect: number; got: Value[]; on: (r: Value[]) => void }
+    | null;
 }
 
 /** How long an acknowledged write may sit only on its node (everysec fsync plus the send). */
@@ -117,6 +135,18 @@ const COUNTERS = ["c0", "c1"];
 const SETS = ["s0"];
 const REGISTERS = ["r0", "r1", "r2"];
 const LISTS = ["l0"];
+/** Exclusive workloads: a queue, bank accounts, list-append transactions, SET NX elections. */
+const QUEUE = "q0";
+const ACCOUNTS = ["a0", "a1", "a2", "a3"];
+const BANK_TOTAL = 100;
+const APPEND_KEYS = ["la0", "la1", "la2"];
+/** Operations whose acknowledgement is durable by majority, whatever the fsync policy. */
+const ENVELOPE_FS = new Set(["pop", "transfer", "txn", "elect", "read"]);
+/** Replies that say an exclusive command definitely did not take effect. */
+function definitelyNot(e: string): boolean {
+  return e.startsWith("PARTITIONED") || e.startsWith("EXECABORT") ||
+    (e.startsWith("TRYAGAIN") && !e.includes("not learned"));
+}
 
 class ClusterSim {
   readonly world: SimWorld;
@@ -127,6 +157,8 @@ class ClusterSim {
   readonly stats: ClusterStats = {
     ops: 0,
     acknowledged: 0,
+    exclusiveAcknowledged: 0,
+    commitTraps: 0,
     crashes: 0,
     wipes: 0,
     partitions: 0,
@@ -237,11 +269,24 @@ class ClusterSim {
       antiEntropyMs: 3000,
       proposalTimeoutMs: 1000,
       plantedBugUnorderedStability: PLANTED_STABILITY.on,
+      envelopes: {
+        commitTimeoutMs: 2000,
+        plantedBugAcceptNotFsynced: PLANTED_ENVELOPE.accept,
+        plantedBugCommitBeforeChosen: PLANTED_ENVELOPE.chosen,
+      },
     });
     face.cluster = {
       multiNode: () => replicator.multiNode(),
       info: () => replicator.info(),
       writeBlocked: () => replicator.writeBlocked(),
+      commit: (plan, done) => {
+        this.crashMidCommit(i);
+        const trap = this.commitTrap(i);
+        replicator.envelopes.commit(plan, (o) => {
+          done(o);
+          trap?.(o.kind === "committed");
+        });
+      },
     };
     if (join) replicator.startJoin();
     const gen = (s.proc?.gen ?? 0) + 1;
@@ -436,67 +481,241 @@ class ClusterSim {
   reply(c: SimClient, r: string): void {
     const pend = c.pending;
     if (pend === null) this.fail(`client ${c.id} got an unexpected reply ${r}`);
+    pend.got.push(parseReply(r));
+    if (pend.got.length < pend.expect) return;
     c.pending = null;
-    if (pend.expectPartitioned) {
-      if (!r.startsWith("-PARTITIONED") && !r.startsWith("-TRYAGAIN")) {
-        this.fail(`exclusive ${pend.args.join(" ")} answered ${r} in a cluster`);
-      }
-      return;
-    }
-    if (pend.op === null) {
-      if (r.startsWith("-") && !r.startsWith("-WRONGTYPE") && !r.startsWith("-TRYAGAIN")) {
-        this.fail(`${pend.args.join(" ")} failed: ${r}`);
-      }
-      return;
-    }
-    if (r.startsWith("-")) {
-      pend.op.fail(r);
-      return;
-    }
-    this.stats.acknowledged++;
-    pend.op.ok(r.startsWith(":") ? Number(r.slice(1)) : r);
+    pend.on(pend.got);
   }
 
-  /** Issues the next command of client `c` (one in flight per client). */
+  /** Sends a pipeline for client `c`; `on` gets every reply. */
+  send(c: SimClient, cmds: string[][], op: PendingOp | null, on: (r: Value[]) => void): void {
+    if (c.conn === null) {
+      op?.info("connection lost");
+      return;
+    }
+    c.pending = { args: cmds.map((x) => x.join(" ")), op, expect: cmds.length, got: [], on };
+    let n = 0;
+    for (const x of cmds) n += x.length;
+    const parts = cmds.map(encodeCommand);
+    const bytes = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+    let at = 0;
+    for (const b of parts) {
+      bytes.set(b, at);
+      at += b.length;
+    }
+    c.conn.feed(bytes);
+  }
+
+  /** Completes a plain command's op from its reply (errors other than expected ones fail the run). */
+  plain(args: string[], op: PendingOp | null): (r: Value[]) => void {
+    return ([v]) => {
+      if (isErr(v)) {
+        if (!v.err.startsWith("WRONGTYPE") && !v.err.startsWith("TRYAGAIN") && !v.err.startsWith("OOM")) {
+          this.fail(`${args.join(" ")} failed: ${v.err}`);
+        }
+        op?.fail(v.err);
+        return;
+      }
+      this.stats.acknowledged++;
+      op?.ok(v);
+    };
+  }
+
+  /**
+   * Completes an exclusive command's op: PARTITIONED and contention TRYAGAIN definitely did not
+   * happen, a TRYAGAIN whose outcome was not learned may have; any other error fails the run.
+   */
+  exclusive(args: string, op: PendingOp, v: Value, ok: (v: Value) => void): void {
+    if (isErr(v)) {
+      if (definitelyNot(v.err)) return op.fail(v.err);
+      if (v.err.startsWith("TRYAGAIN")) return op.info(v.err);
+      this.fail(`${args} failed: ${v.err}`);
+    }
+    this.stats.acknowledged++;
+    this.stats.exclusiveAcknowledged++;
+    ok(v);
+  }
+
+  #seq = 0;
+
+  /** Issues the next operation of client `c` (one in flight per client). */
   step(c: SimClient): void {
     if (!this.#workload || c.pending !== null || c.conn === null || c.slot === this.draining) return;
     const p = this.slots[c.slot].proc;
     if (p === null) return;
     const x = this.prng.float();
     const node = this.slots[c.slot].name;
-    let args: string[];
-    let op: PendingOp | null = null;
-    let expectPartitioned = false;
-    if (x < 0.35) {
+    this.stats.ops++;
+    if (x < 0.25) {
       const key = COUNTERS[this.prng.int(COUNTERS.length)];
       const d = this.prng.range(1, 5);
-      args = ["INCRBY", key, String(d)];
-      op = this.history.invoke(c.id, node, "incrby", key, d);
-    } else if (x < 0.55) {
+      const args = ["INCRBY", key, String(d)];
+      const op = this.history.invoke(c.id, node, "incrby", key, d);
+      return this.send(c, [args], op, this.plain(args, op));
+    }
+    if (x < 0.35) {
       const key = SETS[this.prng.int(SETS.length)];
       const v = `e${++this.#addSeq}`;
-      args = ["SADD", key, v];
-      op = this.history.invoke(c.id, node, "sadd", key, v);
-    } else if (x < 0.8) {
+      const args = ["SADD", key, v];
+      const op = this.history.invoke(c.id, node, "sadd", key, v);
+      return this.send(c, [args], op, this.plain(args, op));
+    }
+    if (x < 0.5) {
       const key = REGISTERS[this.prng.int(REGISTERS.length)];
       const y = this.prng.float();
-      args = y < 0.6
+      const args = y < 0.6
         ? ["SET", key, `v${this.prng.int(100)}`]
         : y < 0.75
         ? ["DEL", key]
         : y < 0.9
         ? ["SET", key, `t${this.prng.int(100)}`, "PX", String(this.prng.range(50, 3000))]
         : ["APPEND", key, "+"];
-    } else if (x < 0.95) {
-      args = ["RPUSH", LISTS[0], `x${this.prng.int(1000)}`];
-    } else {
-      args = this.prng.chance(0.5) ? ["LPOP", LISTS[0]] : ["SET", REGISTERS[0], "nx", "NX"];
-      expectPartitioned = p.replicator.multiNode();
-      if (!expectPartitioned) return; // a node alone: nothing to check
+      return this.send(c, [args], null, this.plain(args, null));
     }
-    this.stats.ops++;
-    c.pending = { args, op, expectPartitioned };
-    c.conn.feed(encodeCommand(args));
+    if (x < 0.55) {
+      const args = ["RPUSH", LISTS[0], `x${this.prng.int(1000)}`];
+      return this.send(c, [args], null, this.plain(args, null));
+    }
+    if (x < 0.65) {
+      const v = `p${++this.#seq}`;
+      const args = ["RPUSH", QUEUE, v];
+      const op = this.history.invoke(c.id, node, "push", QUEUE, v);
+      return this.send(c, [args], op, this.plain(args, op));
+    }
+    if (x < 0.75) {
+      const op = this.history.invoke(c.id, node, "pop", QUEUE);
+      return this.send(c, [["LPOP", QUEUE]], op, ([v]) => this.exclusive("LPOP", op, v, (v) => op.ok(v)));
+    }
+    if (x < 0.8) return this.transfer(c, node);
+    if (x < 0.83) {
+      const op = this.history.invoke(c.id, node, "read", undefined);
+      return this.send(
+        c,
+        [["MULTI"], ["MGET", ...ACCOUNTS], ["EXEC"]],
+        op,
+        (r) =>
+          this.exclusive("bank read", op, r[2], (v) => {
+            const vals = (v as Value[])[0] as (string | null)[];
+            op.ok(Object.fromEntries(ACCOUNTS.map((a, i) => [a, Number(vals[i] ?? 0)])));
+          }),
+      );
+    }
+    if (x < 0.93) return this.appendTxn(c, node);
+    const round = `el${Math.floor(this.world.now / 3000)}`;
+    const cand = `c${c.id}-${++this.#seq}`;
+    this.elections.add(round);
+    const op = this.history.invoke(c.id, node, "elect", round, cand);
+    this.send(
+      c,
+      [["SET", round, cand, "NX"]],
+      op,
+      ([v]) => this.exclusive("SET NX", op, v, (v) => op.ok(v === "OK")),
+    );
+  }
+
+  readonly elections = new Set<string>();
+
+  /** A bank transfer: WATCH and read both balances, then MULTI/EXEC moves what the source has. */
+  transfer(c: SimClient, node: string): void {
+    const from = ACCOUNTS[this.prng.int(ACCOUNTS.length)];
+    let to = ACCOUNTS[this.prng.int(ACCOUNTS.length)];
+    if (to === from) to = ACCOUNTS[(ACCOUNTS.indexOf(from) + 1) % ACCOUNTS.length];
+    const amount = this.prng.range(1, 10);
+    const op = this.history.invoke(c.id, node, "transfer", undefined, { from, to, amount });
+    this.send(c, [["WATCH", from, to], ["MGET", from, to]], null, ([w, v]) => {
+      if (isErr(w) || isErr(v)) return this.exclusive("WATCH", op, isErr(w) ? w : v, () => {});
+      const have = Number((v as (string | null)[])[0] ?? 0);
+      if (have < amount || c.conn === null) {
+        op.fail("insufficient balance");
+        if (c.conn !== null) this.send(c, [["UNWATCH"]], null, () => {});
+        return;
+      }
+      this.send(
+        c,
+        [["MULTI"], ["DECRBY", from, String(amount)], ["INCRBY", to, String(amount)], ["EXEC"]],
+        op,
+        (r) =>
+          this.exclusive("transfer EXEC", op, r[3], (v) => {
+            if (v === null) op.fail("a watched key changed");
+            else op.ok(v);
+          }),
+      );
+    });
+  }
+
+  /** A list-append transaction: 1 to 3 appends and reads of a few lists, in one MULTI/EXEC. */
+  appendTxn(c: SimClient, node: string): void {
+    const micro: [string, string, unknown][] = [];
+    const cmds: string[][] = [["MULTI"]];
+    for (let i = this.prng.range(1, 3); i > 0; i--) {
+      const k = APPEND_KEYS[this.prng.int(APPEND_KEYS.length)];
+      if (this.prng.chance(0.5)) {
+        const v = `${++this.#seq}`;
+        micro.push(["append", k, v]);
+        cmds.push(["RPUSH", k, v]);
+      } else {
+        micro.push(["r", k, null]);
+        cmds.push(["LRANGE", k, "0", "-1"]);
+      }
+    }
+    cmds.push(["EXEC"]);
+    const op = this.history.invoke(c.id, node, "txn", undefined, micro);
+    this.send(c, cmds, op, (r) =>
+      this.exclusive("txn EXEC", op, r[r.length - 1], (v) => {
+        const items = v as Value[];
+        op.ok(micro.map(([f, k, x], i) => f === "r" ? [f, k, items[i]] : [f, k, x]));
+      }));
+  }
+
+  /**
+   * The hardest moment for a commit (some of the time): one participant misses a vote (a
+   * one-way cut for a moment), so it does not accept; the originator and the other participant
+   * accept, commit is chosen and reported, and both crash at once. Only what they synced
+   * survives: the commit must still be the outcome.
+   */
+  commitTrap(origin: number): ((committed: boolean) => void) | null {
+    if (!this.#workload || !this.prng.chance(0.01) || this.alive().length < this.n || this.cuts.size > 0) {
+      return null;
+    }
+    const p = (origin + 1 + this.prng.int(this.n - 1)) % this.n;
+    const r = [...Array(this.n).keys()].find((x) => x !== origin && x !== p)!;
+    const cut = `${p}>${r}`;
+    this.cuts.add(cut);
+    this.log(`trap: cut n${p}>n${r} during a commit from n${origin}`);
+    this.world.schedule(this.prng.range(50, 300), () => this.cuts.delete(cut));
+    return (committed) => {
+      if (!committed || !this.#workload || this.alive().length < this.n) return;
+      this.stats.commitTraps++;
+      for (const v of [origin, p]) {
+        this.log(`trap: crash n${v} as the commit is reported`);
+        this.crash(v);
+        this.world.schedule(this.prng.range(300, 3000), () => {
+          if (this.slots[v].proc === null) this.boot(v, true);
+        });
+      }
+    };
+  }
+
+  /**
+   * Crashes in the middle of a commit (some of the time): the originator, a participant, or both
+   * at once (then what they had not synced is gone from two of three acceptors).
+   */
+  crashMidCommit(origin: number): void {
+    if (!this.#workload || !this.prng.chance(0.02) || this.alive().length < this.n) return;
+    const other = (origin + 1 + this.prng.int(this.n - 1)) % this.n;
+    const x = this.prng.int(3);
+    const victims = x === 0 ? [origin] : x === 1 ? [other] : [origin, other];
+    const after = this.prng.range(0, 4 * this.latency[1]);
+    this.world.schedule(after, () => {
+      if (!this.#workload || this.alive().length < this.n) return;
+      for (const v of victims) {
+        this.log(`crash n${v} in the middle of a commit from n${origin}`);
+        this.crash(v);
+        this.world.schedule(this.prng.range(300, 5000), () => {
+          if (this.slots[v].proc === null) this.boot(v, true);
+        });
+      }
+    });
   }
 
   // ---------------------------------------------------------------- invariants
@@ -661,6 +880,18 @@ class ClusterSim {
       );
     }
     this.log("bootstrap done");
+    // The bank's accounts start with equal shares of the total on every node.
+    const share = String(BANK_TOTAL / ACCOUNTS.length);
+    this.query(this.slots[0].proc!, [["MSET", ...ACCOUNTS.flatMap((a) => [a, share])]]);
+    if (
+      !this.until(
+        () =>
+          this.slots.every((s) =>
+            this.query(s.proc!, [["GET", ACCOUNTS[ACCOUNTS.length - 1]]])[0] === `$"${share}"`
+          ),
+        10_000,
+      )
+    ) this.fail("bank accounts did not replicate");
     for (let i = 0; i < this.n * 2; i++) {
       const c: SimClient = {
         id: i + 1,
@@ -711,7 +942,10 @@ class ClusterSim {
     };
     const settled = () =>
       this.clients.every((c) => c.pending === null) &&
-      this.slots.every((s) => s.proc!.engine.heldCount() === 0) && new Set(hashes()).size === 1;
+      this.slots.every((s) =>
+        s.proc!.engine.heldCount() === 0 && s.proc!.replicator.envelopes.undecided() === 0
+      ) &&
+      new Set(hashes()).size === 1;
     if (!this.until(settled, 60_000, 100)) {
       const detail = this.slots.map((s) => {
         const p = s.proc!;
@@ -750,7 +984,7 @@ class ClusterSim {
     // A write acknowledged shortly before its node lost its page cache (everysec, as in Redis) or
     // its disk (a wipe) and not yet on a peer may be gone: such acknowledgements count as unknown.
     const events: Event[] = this.history.events().map((e) => {
-      if (e.type !== "ok") return e;
+      if (e.type !== "ok" || ENVELOPE_FS.has(e.f)) return e;
       const lost = this.losses.get(e.node)?.some(([from, to]) => e.time >= from && e.time <= to);
       return lost
         ? { ...e, type: "info" as const, value: "acknowledged shortly before its node lost unsynced data" }
@@ -812,8 +1046,47 @@ class ClusterSim {
       for (const k of [...REGISTERS, ...LISTS]) r.set(k, replies[i++]);
       reads.set(s.name, r);
     }
+    // The exclusive workloads' final reads, one per node.
+    const bankEvents = events.filter((e) => e.f === "transfer" || e.f === "read");
+    const electionEvents = events.filter((e) => e.f === "elect");
+    const rounds = [...this.elections].sort();
+    for (const s of this.slots) {
+      const replies = this.query(s.proc!, [
+        ["LRANGE", QUEUE, "0", "-1"],
+        ["MGET", ...ACCOUNTS],
+        ...rounds.map((k) => ["GET", k]),
+      ]).map(parseReply);
+      const final = (process: number, f: string, key: string | undefined, value: unknown) => {
+        const ev = { process, node: s.name, time: t, f };
+        events.push({ ...ev, type: "invoke", ...(key === undefined ? {} : { key }) });
+        events.push({ ...ev, type: "ok", ...(key === undefined ? {} : { key }), value });
+        return [{ ...ev, type: "invoke" as const, ...(key === undefined ? {} : { key }) }, {
+          ...ev,
+          type: "ok" as const,
+          ...(key === undefined ? {} : { key }),
+          value,
+        }];
+      };
+      final(3000 + s.index, "final-read", QUEUE, replies[0]);
+      const bal = replies[1] as (string | null)[];
+      bankEvents.push(
+        ...final(
+          4000 + s.index,
+          "final-read",
+          undefined,
+          Object.fromEntries(ACCOUNTS.map((a, i) => [a, Number(bal[i] ?? 0)])),
+        ),
+      );
+      rounds.forEach((k, i) =>
+        electionEvents.push(...final(5000 + s.index * 1000 + i, "final-read", k, replies[2 + i]))
+      );
+    }
     const results = [
       ["convergence", checkConvergence(reads)],
+      ["queue", checkQueue(events, { key: QUEUE })],
+      ["bank", checkBank(bankEvents, { total: BANK_TOTAL, accounts: ACCOUNTS })],
+      ["list-append", checkListAppend(events)],
+      ["election", checkElection(electionEvents)],
       ...COUNTERS.map((k) => [`counter ${k}`, checkCounter(events, { key: k })] as const),
       ...SETS.map((k) => [`set ${k}`, checkSet(events, { key: k })] as const),
     ] as const;
@@ -856,12 +1129,15 @@ function within(a: Map<string, number>, b: Map<string, number>): boolean {
 
 const PLANTED_ACK = { on: false };
 const PLANTED_STABILITY = { on: false };
+const PLANTED_ENVELOPE = { accept: false, chosen: false };
 
 /** Runs one seed; never throws. */
 export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): ClusterRunResult {
   PLANTED.arrivalOrderTieBreak = opts.planted === "tie-break";
   PLANTED_ACK.on = opts.planted === "ack";
   PLANTED_STABILITY.on = opts.planted === "stability";
+  PLANTED_ENVELOPE.accept = opts.planted === "accept";
+  PLANTED_ENVELOPE.chosen = opts.planted === "chosen";
   let sim: ClusterSim | null = null;
   try {
     sim = new ClusterSim(seed, opts.nodes ?? 3, opts);
@@ -869,7 +1145,7 @@ export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): Clus
     return {
       ok: true,
       detail:
-        `${sim.stats.ops} ops (${sim.stats.acknowledged} acknowledged), ${sim.stats.crashes} crashes, ${sim.stats.wipes} wipes, ${sim.stats.partitions} partitions, ${sim.stats.clockJumps} clock jumps, ${sim.stats.simulatedMs} simulated ms`,
+        `${sim.stats.ops} ops (${sim.stats.acknowledged} acknowledged, ${sim.stats.exclusiveAcknowledged} exclusive), ${sim.stats.commitTraps} commit traps, ${sim.stats.crashes} crashes, ${sim.stats.wipes} wipes, ${sim.stats.partitions} partitions, ${sim.stats.clockJumps} clock jumps, ${sim.stats.simulatedMs} simulated ms`,
       traceHash: sim.world.traceHash.toString(16),
       stats: sim.stats,
       trace: sim.trace ?? [],
@@ -887,12 +1163,24 @@ export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): Clus
       } --trace\n  trace tail:\n    ${tail.join("\n    ")}`,
       traceHash: sim?.world.traceHash.toString(16) ?? "",
       stats: sim?.stats ??
-        { ops: 0, acknowledged: 0, crashes: 0, wipes: 0, partitions: 0, clockJumps: 0, simulatedMs: 0 },
+        {
+          ops: 0,
+          acknowledged: 0,
+          exclusiveAcknowledged: 0,
+          commitTraps: 0,
+          crashes: 0,
+          wipes: 0,
+          partitions: 0,
+          clockJumps: 0,
+          simulatedMs: 0,
+        },
       trace: sim?.trace ?? [],
     };
   } finally {
     PLANTED.arrivalOrderTieBreak = false;
     PLANTED_ACK.on = false;
     PLANTED_STABILITY.on = false;
+    PLANTED_ENVELOPE.accept = false;
+    PLANTED_ENVELOPE.chosen = false;
   }
 }

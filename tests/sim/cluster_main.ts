@@ -3,7 +3,7 @@
  *
  *   bun run sim --seeds 1..200 [--budget 120]   a seed range (stops when the budget in s runs out)
  *   bun run sim --seed 7 --trace                 replays one seed and prints its whole trace
- *   bun run sim --seed 7 --planted tie-break     one seed with a planted bug (tie-break|stability|ack)
+ *   bun run sim --seed 7 --planted tie-break     one seed with a planted bug (tie-break|stability|ack|accept|chosen)
  *   bun run sim:explore [--budget 60]            fresh random seeds until the budget runs out
  *   --nodes N --seconds S                        cluster size and simulated seconds per seed
  *   --regressions                                also replays tests/sim/regression_seeds.json
@@ -69,8 +69,10 @@ function parse(argv: string[]): Args {
     else if (x === "--trace") a.trace = true;
     else if (x === "--planted") {
       const v = next();
-      if (v !== "tie-break" && v !== "stability" && v !== "ack") throw new Error(`unknown planted bug ${v}`);
-      a.planted = v;
+      if (!["tie-break", "stability", "ack", "accept", "chosen"].includes(v)) {
+        throw new Error(`unknown planted bug ${v}`);
+      }
+      a.planted = v as PlantedBug;
     } else if (x === "--nodes") a.nodes = int(next());
     else if (x === "--seconds") a.seconds = int(next());
     else if (x === "--explore") a.explore = true;

@@ -18,7 +18,7 @@ test("regression seeds pass", () => {
 
 test(`seeds from 1 for ${BUDGET_S} s: every one converges and passes the checkers`, () => {
   const t0 = performance.now();
-  let seed = 1, ops = 0, crashes = 0, partitions = 0, wipes = 0;
+  let seed = 1, ops = 0, crashes = 0, partitions = 0, wipes = 0, exclusive = 0, traps = 0;
   const failures: string[] = [];
   while ((performance.now() - t0) / 1000 < BUDGET_S) {
     const r = runClusterSeed(seed);
@@ -27,13 +27,15 @@ test(`seeds from 1 for ${BUDGET_S} s: every one converges and passes the checker
     crashes += r.stats.crashes;
     partitions += r.stats.partitions;
     wipes += r.stats.wipes;
+    exclusive += r.stats.exclusiveAcknowledged;
+    traps += r.stats.commitTraps;
     seed++;
   }
   const s = (performance.now() - t0) / 1000;
   console.log(
     `cluster simulator: seeds 1..${seed - 1} in ${s.toFixed(1)} s (${((seed - 1) / s).toFixed(1)} seeds/s, ` +
-      `3 nodes, 30 simulated s each): ${ops} ops, ${crashes} crashes, ${wipes} wipes, ${partitions} partitions, ` +
-      `${failures.length} failed`,
+      `3 nodes, 30 simulated s each): ${ops} ops (${exclusive} exclusive ones acknowledged), ${crashes} crashes ` +
+      `(${traps} commit traps), ${wipes} wipes, ${partitions} partitions, ${failures.length} failed`,
   );
   if (failures.length > 0) throw new Error(failures.slice(0, 3).join("\n\n"));
 }, (BUDGET_S + 120) * 1000);
@@ -45,7 +47,7 @@ test("a seed replays exactly (same trace hash twice)", () => {
   expect(a.traceHash).not.toBe(runClusterSeed(8).traceHash);
 }, 60_000);
 
-for (const bug of ["tie-break", "stability", "ack"] as PlantedBug[]) {
+for (const bug of ["tie-break", "stability", "ack", "accept", "chosen"] as PlantedBug[]) {
   test(`planted bug "${bug}" is caught`, () => {
     for (let seed = 1; seed <= 40; seed++) {
       const r = runClusterSeed(seed, { planted: bug });

@@ -1045,6 +1045,18 @@ export class Engine {
     return out;
   }
 
+  /** The effects held units wait for (their first missing dep), with how many effects wait. */
+  heldWaits(): { w: Writer; seq: number; effects: number }[] {
+    const out: { w: Writer; seq: number; effects: number }[] = [];
+    for (const units of this.#waiting.values()) {
+      const e = units[0][0];
+      const ks = this.dbs[e.db].map.get(e.key);
+      const d = e.deps.find((x) => ks === undefined || !isApplied(ks, x));
+      if (d !== undefined) out.push({ w: d.w, seq: d.seq, effects: units.reduce((n, u) => n + u.length, 0) });
+    }
+    return out;
+  }
+
   /** Effects received but not applied yet (waiting for deps or group members). */
   heldCount(): number {
     return this.#heldCount;

@@ -61,6 +61,11 @@ export interface EnvelopeBody extends EnvelopePlan {
   size: number;
   /** Participants (node ids, sorted): acceptors and voters. */
   parts: string[];
+  /**
+   * What commit needs: every participant's yes (data), or a strict majority's (membership
+   * changes, DESIGN.md section 5: a dead member must be removable by the others).
+   */
+  rule: "all" | "majority";
 }
 
 /** How an envelope ended for its originator. */
@@ -176,12 +181,18 @@ export class Envelopes {
     return null;
   }
 
+  #noMajority(): string | null {
+    const members = this.#host.members();
+    const up = members.filter((m) => m === this.#host.self() || this.#host.alive(m)).length;
+    return up >= majority(members.length) ? null : `only ${up} of ${members.length} members are reachable`;
+  }
+
   /**
    * Starts an envelope for `plan` on this node (the originator); `done` gets the outcome. Nothing
    * is emitted when a participant is unreachable or this node holds a conflicting envelope.
    */
-  commit(plan: EnvelopePlan, done: (o: Outcome) => void): void {
-    const down = this.unreachable();
+  commit(plan: EnvelopePlan, done: (o: Outcome) => void, rule: "all" | "majority" = "all"): void {
+    const down = rule === "all" ? this.unreachable() : this.#noMajority();
     if (down !== null) return done({ kind: "partitioned", why: down });
     if (this.#states.size >= MAX_UNDECIDED) {
       return done({ kind: "conflict", why: "too many undecided envelopes", stale: [] });
@@ -212,6 +223,7 @@ export class Envelopes {
       first,
       size,
       parts: [...this.#host.members()].sort(),
+      rule,
     };
     const now = this.engine.env.monotonicMs();
     const st = this.#newState(body, now);
@@ -347,12 +359,22 @@ export class Envelopes {
     st.myVote = yes;
     st.votes.set(self, yes);
     for (const k of stale) st.stale.add(k);
-    if (!yes) {
+    if (!yes && st.body.rule === "all") {
       this.stats.votesNo++;
       for (const p of st.body.parts) {
         if (p !== self) this.#host.send(p, [ENVELOPE_MSG.vote, st.body.id, self, false, stale]);
       }
       return this.#finish(st, false, true);
+    }
+    if (!yes) {
+      // Under the majority rule a no is one vote among others: recorded durably like a yes.
+      this.stats.votesNo++;
+      return this.#persist(st, () => {
+        for (const p of st.body.parts) {
+          if (p !== self) this.#host.send(p, [ENVELOPE_MSG.vote, st.body.id, self, false, stale]);
+        }
+        this.#fastRound(st);
+      });
     }
     for (const k of st.body.keys) this.#locks.set(keyId(k.db, k.key), st.body.id);
     this.#persist(st, () => {
@@ -382,7 +404,7 @@ export class Envelopes {
     }
     st.votes.set(voter, yes);
     for (const k of stale ?? []) st.stale.add(k);
-    if (!yes) return this.#finish(st, false, st.body.w.node === this.#host.self());
+    if (!yes && st.body.rule === "all") return this.#finish(st, false, st.body.w.node === this.#host.self());
     this.#fastRound(st);
   }
 
@@ -392,8 +414,13 @@ export class Envelopes {
    */
   #fastRound(st: State): void {
     if (st.myVote === null || st.accBallot >= 0 || st.promised > 0) return;
-    const b = st.body;
-    for (const p of b.parts) if (st.votes.get(p) !== true) return;
+    const value = ballotZero(st.body, st.votes);
+    if (value === null) return;
+    if (!value) {
+      st.accBallot = 0;
+      st.accValue = false;
+      return this.#persist(st, () => this.#broadcastAccepted(st, 0, false));
+    }
     if (this.#opts.plantedBugCommitBeforeChosen && st.waiter !== null) {
       // Planted bug: all voted yes, so the originator reports commit before a majority chose it.
       const w = st.waiter;
@@ -611,6 +638,26 @@ export class Envelopes {
   }
 }
 
+/**
+ * The one value ballot 0 may carry, once the votes allow it: under "all", commit iff every
+ * participant voted yes; under "majority", commit once a majority said yes, abort once so many
+ * said no that no majority can say yes. Votes are durable and cast once, so every acceptor that
+ * finds a value finds the same one.
+ */
+function ballotZero(b: EnvelopeBody, votes: Map<string, boolean>): boolean | null {
+  let yes = 0, no = 0;
+  for (const p of b.parts) {
+    const v = votes.get(p);
+    if (v === true) yes++;
+    else if (v === false) no++;
+  }
+  if (b.rule === "all") return yes === b.parts.length ? true : null;
+  const m = majority(b.parts.length);
+  if (yes >= m) return true;
+  if (no > b.parts.length - m) return false;
+  return null;
+}
+
 /** Strict majority of n. */
 export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
@@ -656,6 +703,7 @@ export function encodeBody(b: EnvelopeBody): unknown[] {
     b.parts,
     b.keys.map((k) => [k.db, k.key, flatIds(k.vv), k.deps === null ? null : flatIds(k.deps), k.ops]),
     b.watched ?? [],
+    b.rule === "majority" ? 1 : 0,
   ];
 }
 
@@ -679,5 +727,6 @@ export function decodeBody(x: unknown): EnvelopeBody {
       ops: k[4] as Op[] | null,
     })),
     watched: (a[7] as string[] | undefined) ?? [],
+    rule: a[8] === 1 ? "majority" : "all",
   };
 }

@@ -16,7 +16,7 @@
 import { decodeValue, encodeValue } from "./codec.ts";
 import { Writer } from "./effect.ts";
 import type { Engine } from "./engine.ts";
-import { type EnvelopeOptions, Envelopes } from "./envelope.ts";
+import { type EnvelopeOptions, type EnvelopePlan, Envelopes } from "./envelope.ts";
 import type { Env } from "./env.ts";
 import { hlcFromMs, hlcMs } from "./hlc.ts";
 import { InboundSession, OutboundSession, type SessionLimits } from "./session.ts";
@@ -31,9 +31,6 @@ export const MSG = {
   aeVersions: 6,
   join: 7,
   joined: 8,
-  propose: 9,
-  accept: 10,
-  decided: 11,
   removed: 12,
   aeNudge: 13,
 } as const;
@@ -60,8 +57,10 @@ export type MemberChange = readonly ["add", Member] | readonly ["remove", string
 export interface MembershipStore {
   /** Current members, and nodes removed. */
   read(): { members: Member[]; removed: string[] };
-  /** Writes a committed change as an effect on the members key. */
+  /** Writes a change at once, locally: only the first node, writing itself as the sole member. */
   write(change: MemberChange): void;
+  /** The envelope plan of a change (proposed to the members, written if it commits). */
+  plan(change: MemberChange): EnvelopePlan;
   /** A cheap token that changes whenever the members key does (so reads are skipped otherwise). */
   version(): string;
 }
@@ -76,8 +75,6 @@ export interface ReplicatorOptions {
   heartbeatMs?: number;
   /** Anti-entropy period per peer. */
   antiEntropyMs?: number;
-  /** How long a proposal waits for a majority, and how long an acceptor stays locked. */
-  proposalTimeoutMs?: number;
   sessionLimits?: SessionLimits;
   /** Envelope-commit settings (commit timeout, conflict wait, planted bugs). */
   envelopes?: EnvelopeOptions;
@@ -88,6 +85,8 @@ export interface ReplicatorOptions {
   plantedBugUnorderedStability?: boolean;
 }
 
+/** How long a node that asked to join waits to be a member before it asks again. */
+const REJOIN_ASK_MS = 3000;
 /** How long a pair stays apart before the larger node id dials too. */
 const FALLBACK_DIAL_MS = 3000;
 /** Effects younger than this are left out of anti-entropy (they are in flight in the sessions). */
@@ -166,18 +165,8 @@ export class Replicator {
   #timer: unknown = null;
   #stopped = false;
   #startedMs: number;
-  /** Acceptor side: the change this node accepted and has not seen decided. */
-  #lock: { id: string; untilMs: number } | null = null;
-  /** Proposer side: the change in flight. */
-  #proposal: {
-    id: string;
-    change: MemberChange;
-    accepts: Set<string>;
-    rejects: Set<string>;
-    untilMs: number;
-    done: (ok: boolean, why: string) => void;
-  } | null = null;
-  #proposalSeq = 0;
+  /** Set while this node's membership change is undecided. */
+  #proposing = false;
   /** Join requests waiting for their change, by node. */
   #joinWaiters = new Map<string, Link>();
   /** Set while this node is asking to join through seeds. */
@@ -194,7 +183,6 @@ export class Replicator {
       memberTimeoutMs: 30_000,
       heartbeatMs: 200,
       antiEntropyMs: 5_000,
-      proposalTimeoutMs: 2_000,
       plantedBugUnorderedStability: false,
     };
     // Options left undefined keep their defaults (a spread would overwrite them with undefined).
@@ -204,6 +192,7 @@ export class Replicator {
     delete (this.#opts as Record<string, unknown>).envelopes;
     this.#startedMs = this.env.monotonicMs();
     engine.onRecord = (record) => this.#broadcast(record);
+    this.#restarted = engine.clustered;
     this.envelopes = new Envelopes(engine, {
       self: () => this.nodeId,
       members: () => this.#members.map((m) => m.node),
@@ -249,8 +238,16 @@ export class Replicator {
 
   /** True while this node asked to join and is not a member yet. */
   needsJoin(): boolean {
-    return this.#joining && !this.#members.some((m) => m.node === this.nodeId);
+    // A clustered node missing from its own membership (joining, or removed while away) asks.
+    return this.#rejoining ||
+      ((this.#joining || this.engine.clustered) && !this.#members.some((m) => m.node === this.nodeId));
   }
+
+  /**
+   * Set from "you were removed" until a seed says the new incarnation joined: the local view of
+   * the membership may still list this node (the removal has not reached it), so it cannot tell.
+   */
+  #rejoining = false;
 
   /** True when the shell should dial a seed: joining, and no join link is open. */
   wantsSeed(): boolean {
@@ -262,6 +259,12 @@ export class Replicator {
 
   /** Set while this node joined in this process and not every member has said it knows. */
   #newMember = false;
+
+  /** Set from a restart of a member until a majority of members confirmed it still is one. */
+  #restarted = false;
+
+  /** When this node last asked to join. */
+  #lastJoinMs = 0;
 
   /** Open links dialed to seeds to join. */
   #joinLinks = 0;
@@ -306,6 +309,7 @@ export class Replicator {
     link.send(hello(undefined));
     if (joinLink) this.#joinLinks++;
     if (opts.join === true) {
+      this.#lastJoinMs = this.env.monotonicMs();
       link.send(encodeValue([MSG.join, w.node, this.#opts.self.redis, this.#opts.self.cluster]));
     }
     return {
@@ -492,19 +496,13 @@ export class Replicator {
         if (msg[1] === true) {
           // A member now; the membership itself arrives with anti-entropy from the seed.
           this.joined = true;
+          this.#rejoining = false;
           p.aeDueMs = 0;
         } else {
           this.env.log("warn", "join refused", { by: p.node, why: msg[2] });
           // Try another seed (or this one again, later).
           link.close("join refused");
         }
-        return;
-      case MSG.propose:
-        return this.#onPropose(link, msg[1] as string, msg[2] as string);
-      case MSG.accept:
-        return this.#onAccept(p.node, msg[1] as string, msg[2] as boolean);
-      case MSG.decided:
-        if (this.#lock?.id === msg[1]) this.#lock = null;
         return;
       case MSG.removed:
         return this.#onRemoved(p, link);
@@ -637,6 +635,19 @@ export class Replicator {
     if (!this.#members.some((m) => m.node === this.nodeId)) {
       this.#newMember = true;
       return "this node is not a member of the cluster yet (joining)";
+    }
+    if (this.#restarted) {
+      // A member that restarted may have been removed while it was away: it writes again once
+      // a majority of the members (which any removal needs) still count it in.
+      let confirmed = 1;
+      for (const m of this.#members) {
+        const view = m.node === this.nodeId ? "" : this.#peers.get(m.node)?.view ?? "";
+        if (view.split(";").some((x) => x.startsWith(`${this.nodeId}=`))) confirmed++;
+      }
+      if (confirmed < Math.floor(this.#members.length / 2) + 1) {
+        return "this node restarted and a majority of the members has not confirmed it is still a member";
+      }
+      this.#restarted = false;
     }
     // A node that was a member before this process started is known to all of them already.
     if (!this.#newMember) return null;
@@ -802,68 +813,32 @@ export class Replicator {
   }
 
   /**
-   * Proposes a membership change to the current members; `done` says whether a strict majority
-   * accepted it (it is then written). One change at a time: false when one is in flight.
+   * Proposes a membership change: an envelope on the members key, committed when a strict
+   * majority of the current members accepts it (DESIGN.md section 5); `done` says whether it
+   * committed. One change at a time from this node; the members key's lock serializes them
+   * across nodes.
    */
   propose(change: MemberChange, done: (ok: boolean, why: string) => void): boolean {
     this.env.log("info", "membership change proposed", { change: JSON.stringify(change) });
-    if (this.#proposal !== null) {
+    if (this.#proposing) {
       done(false, "another membership change is in flight");
       return false;
     }
-    const id = `${this.nodeId}.${this.engine.writer.inc}.${++this.#proposalSeq}`;
-    this.#proposal = {
-      id,
-      change,
-      accepts: new Set(),
-      rejects: new Set(),
-      untilMs: this.env.monotonicMs() + this.#opts.proposalTimeoutMs,
-      done,
-    };
-    const text = encodeValue([MSG.propose, id, this.#membersText]);
-    this.#onAccept(this.nodeId, id, this.#acceptLocally(id, this.#membersText));
-    for (const m of this.#members) {
-      if (m.node === this.nodeId) continue;
-      this.#peers.get(m.node)?.link?.send(text);
-    }
+    this.#proposing = true;
+    this.envelopes.commit(this.#opts.store.plan(change), (o) => {
+      this.#proposing = false;
+      const ok = o.kind === "committed";
+      const why = o.kind === "committed"
+        ? ""
+        : o.kind === "busy"
+        ? "another membership change is undecided"
+        : o.why;
+      this.env.log("info", "membership change decided", { change: JSON.stringify(change), ok, why });
+      if (ok) this.stats.membershipChanges++;
+      this.#refreshMembers();
+      done(ok, why);
+    }, "majority");
     return true;
-  }
-
-  #acceptLocally(id: string, membersText: string): boolean {
-    const now = this.env.monotonicMs();
-    if (this.#lock !== null && this.#lock.id !== id && this.#lock.untilMs > now) return false;
-    if (membersText !== this.#membersText) return false;
-    this.#lock = { id, untilMs: now + this.#opts.proposalTimeoutMs * 2 };
-    return true;
-  }
-
-  #onPropose(link: Link, id: string, membersText: string): void {
-    link.send(encodeValue([MSG.accept, id, this.#acceptLocally(id, membersText)]));
-  }
-
-  #onAccept(from: string, id: string, ok: boolean): void {
-    const prop = this.#proposal;
-    if (prop === null || prop.id !== id) return;
-    (ok ? prop.accepts : prop.rejects).add(from);
-    const n = Math.max(1, this.#members.length);
-    const majority = Math.floor(n / 2) + 1;
-    if (prop.accepts.size >= majority) this.#decide(true, "");
-    else if (prop.rejects.size > n - majority) this.#decide(false, "rejected by a majority of the members");
-  }
-
-  #decide(ok: boolean, why: string): void {
-    const prop = this.#proposal!;
-    this.env.log("info", "membership change decided", { id: prop.id, ok, why });
-    this.#proposal = null;
-    if (this.#lock?.id === prop.id) this.#lock = null;
-    if (ok) {
-      this.#opts.store.write(prop.change);
-      this.stats.membershipChanges++;
-    }
-    const msg = encodeValue([MSG.decided, prop.id, ok]);
-    for (const p of this.#peers.values()) p.link?.send(msg);
-    this.#refreshMembers();
-    prop.done(ok, why);
   }
 
   #onRemoved(p: Peer, link: Link): void {
@@ -871,7 +846,21 @@ export class Replicator {
     this.env.log("warn", "this node was removed from the cluster; rejoining", { via: p.node });
     this.engine.reincarnate();
     this.#joining = true;
-    link.send(encodeValue([MSG.join, this.nodeId, this.#opts.self.redis, this.#opts.self.cluster]));
+    this.#rejoining = true;
+    // It writes again only once every member's view has it back (see writeBlocked).
+    this.#newMember = true;
+    // Every session was one of the old incarnation: peers start fresh ones with the new one
+    // (they learn it from the next hello), so ours restart too, and every link is redialed.
+    // Unacknowledged frames are carried over.
+    for (const q of this.#peers.values()) {
+      const pending = q.out.pending();
+      q.out = new OutboundSession(this.#opts.sessionLimits);
+      for (const x of pending) q.out.send(x);
+      q.in = new InboundSession();
+      q.aePending = null;
+    }
+    for (const q of this.#peers.values()) q.link?.close("this node starts a new incarnation");
+    link.close("this node starts a new incarnation");
   }
 
   /** Leaves the cluster (graceful shutdown): the majority removes this node; `done` either way. */
@@ -913,15 +902,22 @@ export class Replicator {
     }
     this.#updateStability();
     this.envelopes.tick();
-    if (this.#proposal !== null && now > this.#proposal.untilMs) {
-      this.#decide(false, "no majority answered in time");
+    if (this.needsJoin() && now - this.#lastJoinMs > REJOIN_ASK_MS) {
+      // Still not a member a while after asking (a seed with a stale view said yes, or the
+      // answer was lost): ask again, on any open link.
+      const p = [...this.#peers.values()].find((x) => x.link !== null);
+      if (p !== undefined) {
+        this.#lastJoinMs = now;
+        const w = this.engine.writer;
+        p.link!.send(encodeValue([MSG.join, w.node, this.#opts.self.redis, this.#opts.self.cluster]));
+      }
     }
     this.#detectFailures(now);
   }
 
   /** A member silent for `--member-timeout` is proposed for removal by the lowest live member. */
   #detectFailures(now: number): void {
-    if (this.#proposal !== null || this.#members.length <= 1) return;
+    if (this.#proposing || this.#members.length <= 1) return;
     if (!this.#members.some((m) => m.node === this.nodeId)) return;
     const alive = (node: string) =>
       node === this.nodeId ||

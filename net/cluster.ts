@@ -131,6 +131,8 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
   };
   const handlers = (join: boolean, dialed: boolean) => ({
     open(socket: Socket<LinkData>) {
+      // Envelope messages are small and latency-bound: no Nagle delay behind an unacked segment.
+      socket.setNoDelay(true);
       socket.data = {
         reader: new WireReader(),
         queue: [],

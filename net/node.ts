@@ -213,6 +213,8 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
 
   const socketHandlers = (kind: "tcp" | "unix", laddr: () => string) => ({
     open(socket: Socket<SocketData>) {
+      // As Redis does (TCP_NODELAY on client sockets): replies leave without a Nagle delay.
+      if (kind === "tcp") socket.setNoDelay(true);
       socket.data = { client: null, out: [], outBytes: 0, queue: [], queued: 0, closing: false };
       const later = () => {
         dirty.add(socket);

@@ -9,6 +9,12 @@ import type { HashState } from "./types/hash.ts";
 
 export const MEMBERS_KEY = "__swytch:members";
 
+function opOf(change: MemberChange): ["hset", string, string] {
+  return change[0] === "add"
+    ? ["hset", change[1].node, `${change[1].redis} ${change[1].cluster}`]
+    : ["hset", change[1], "removed"];
+}
+
 /** The store the replicator reads and writes membership through. */
 export function membershipStore(engine: Engine): MembershipStore {
   return {
@@ -38,13 +44,14 @@ export function membershipStore(engine: Engine): MembershipStore {
     },
     write(change: MemberChange) {
       const batch = engine.begin();
-      if (change[0] === "add") {
-        const m = change[1];
-        batch.write(0, MEMBERS_KEY, ["hset", m.node, `${m.redis} ${m.cluster}`]);
-      } else {
-        batch.write(0, MEMBERS_KEY, ["hset", change[1], "removed"]);
-      }
+      batch.write(0, MEMBERS_KEY, opOf(change));
       batch.commit(() => {});
+    },
+    plan(change: MemberChange) {
+      const batch = engine.begin();
+      batch.reads = [];
+      batch.write(0, MEMBERS_KEY, opOf(change));
+      return engine.planEnvelope(batch);
     },
   };
 }

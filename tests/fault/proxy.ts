@@ -167,6 +167,8 @@ export class LinkProxy {
       port: this.listenPort,
       socket: {
         open: (client) => {
+          // Forward every chunk at once: a Nagle delay would add to the delay being simulated.
+          client.setNoDelay(true);
           const from = this.nodeOf(client.remoteAddress);
           const c: Conn = {
             from,
@@ -193,6 +195,7 @@ export class LinkProxy {
                   return;
                 }
                 c.server = server;
+                server.setNoDelay(true);
                 c.up.setTarget(server as Socket<unknown>);
               },
               data: (_server, chunk) => {

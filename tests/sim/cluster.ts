@@ -20,7 +20,7 @@
  * stability-without-order bug). Planted envelope bugs: an accept not fsynced, a commit reported
  * before it is chosen.
  */
-import { Engine, fnv64 } from "../../core/engine.ts";
+import { Engine, ENVELOPE_INC, fnv64 } from "../../core/engine.ts";
 import { PLANTED } from "../../core/effect.ts";
 import { hlcMs } from "../../core/hlc.ts";
 import { type Link, Replicator } from "../../core/replicator.ts";
@@ -68,6 +68,8 @@ export interface ClusterStats {
   exclusiveAcknowledged: number;
   /** Commits whose originator and a participant crashed as the commit was reported. */
   commitTraps: number;
+  /** Members down past the member timeout (removed by the others). */
+  outages: number;
   crashes: number;
   wipes: number;
   partitions: number;
@@ -115,6 +117,8 @@ interface Conn {
   ];
   /** Time the last message in each direction arrives (FIFO per direction). */
   lastAt: [number, number];
+  /** A message was dropped at a cut: the connection must not live on. */
+  lost?: boolean;
 }
 
 interface SimClient {
@@ -129,6 +133,8 @@ interface SimClient {
     | null;
 }
 
+/** The simulated nodes' --member-timeout. */
+const MEMBER_TIMEOUT_MS = 15_000;
 /** How long an acknowledged write may sit only on its node (everysec fsync plus the send). */
 const LOSS_WINDOW_MS = 1500;
 const COUNTERS = ["c0", "c1"];
@@ -159,6 +165,7 @@ class ClusterSim {
     acknowledged: 0,
     exclusiveAcknowledged: 0,
     commitTraps: 0,
+    outages: 0,
     crashes: 0,
     wipes: 0,
     partitions: 0,
@@ -264,10 +271,9 @@ class ClusterSim {
     const replicator = new Replicator(engine, {
       self: { redis: `n${i}:6379`, cluster: this.addr(i) },
       store: membershipStore(engine),
-      memberTimeoutMs: 15_000,
+      memberTimeoutMs: MEMBER_TIMEOUT_MS,
       heartbeatMs: 200,
       antiEntropyMs: 3000,
-      proposalTimeoutMs: 1000,
       plantedBugUnorderedStability: PLANTED_STABILITY.on,
       envelopes: {
         commitTimeoutMs: 2000,
@@ -405,7 +411,12 @@ class ClusterSim {
       send: (m) => {
         if (!c.open) return;
         const from = side === 0 ? c.from : c.to, to = side === 0 ? c.to : c.from;
-        if (this.cut(from, to)) return; // lost; the connection breaks when its timeout fires
+        if (this.cut(from, to)) {
+          // Lost: the connection breaks when its timeout fires, or at the latest when the cut
+          // heals (TCP never delivers what comes after a loss on a connection that lives on).
+          c.lost = true;
+          return;
+        }
         const at = Math.max(
           this.world.now + this.prng.range(this.latency[0], this.latency[1]),
           c.lastAt[side],
@@ -430,6 +441,11 @@ class ClusterSim {
     if (this.slots[c.to].proc?.gen === c.toGen) c.ends[1]?.closed();
   }
 
+  /** Breaks every connection that lost a message at a cut. */
+  breakLossy(): void {
+    for (const c of [...this.conns.values()]) if (c.lost === true) this.breakConn(c);
+  }
+
   /** When the last cut was healed (wipes wait for a quiet network). */
   lastCutMs = 0;
   /** A node about to be wiped: its clients pause so what they wrote reaches the peers. */
@@ -451,6 +467,7 @@ class ClusterSim {
   heal(): void {
     if (this.cuts.size > 0) this.log("heal");
     this.cuts.clear();
+    this.breakLossy();
     this.lastCutMs = this.world.now;
   }
 
@@ -682,17 +699,24 @@ class ClusterSim {
     const cut = `${p}>${r}`;
     this.cuts.add(cut);
     this.log(`trap: cut n${p}>n${r} during a commit from n${origin}`);
-    this.world.schedule(this.prng.range(50, 300), () => this.cuts.delete(cut));
+    this.world.schedule(this.prng.range(50, 300), () => {
+      this.cuts.delete(cut);
+      this.breakLossy();
+    });
     return (committed) => {
       if (!committed || !this.#workload || this.alive().length < this.n) return;
       this.stats.commitTraps++;
-      for (const v of [origin, p]) {
-        this.log(`trap: crash n${v} as the commit is reported`);
-        this.crash(v);
-        this.world.schedule(this.prng.range(300, 3000), () => {
-          if (this.slots[v].proc === null) this.boot(v, true);
-        });
-      }
+      // At once, but after the engine's current step (it is still running when the reply leaves).
+      this.world.schedule(0, () => {
+        for (const v of [origin, p]) {
+          if (this.slots[v].proc === null) continue;
+          this.log(`trap: crash n${v} as the commit is reported`);
+          this.crash(v);
+          this.world.schedule(this.prng.range(300, 3000), () => {
+            if (this.slots[v].proc === null) this.boot(v, true);
+          });
+        }
+      });
     };
   }
 
@@ -851,6 +875,53 @@ class ClusterSim {
     }
   }
 
+  /** Set while a node is down for longer than the member timeout. */
+  outage: number | null = null;
+
+  /**
+   * A member dies for good while commits are in flight: the others answer exclusive commands
+   * with -PARTITIONED (or decide what was pending by recovery), remove it after the member
+   * timeout, and commit again as two. It comes back later, wiped (a new node id) or with its
+   * disk (it learns it was removed and rejoins under a new incarnation). Its clients stop and its
+   * peers acknowledge all it sent first, so nothing only it had is lost with it.
+   */
+  longOutage(alive: number[]): void {
+    if (
+      this.outage !== null || this.draining !== null || alive.length < this.n || this.cuts.size > 0 ||
+      !alive.every((i) => this.members(i) === this.n)
+    ) return;
+    const i = alive[this.prng.int(alive.length)];
+    this.draining = i;
+    let waited = 0;
+    const attempt = () => {
+      const p = this.slots[i].proc;
+      if (!this.#workload || p === null || this.outage !== null) {
+        this.draining = null;
+        return;
+      }
+      if (p.replicator.info().pending_acks !== 0 && waited < 5000) {
+        waited += 100;
+        this.world.schedule(100, attempt);
+        return;
+      }
+      this.draining = null;
+      if (p.replicator.info().pending_acks !== 0) return;
+      this.outage = i;
+      this.stats.outages++;
+      this.log(`long outage of n${i}: down past the member timeout`);
+      this.crash(i);
+      const wipe = this.prng.chance(0.5);
+      this.world.schedule(MEMBER_TIMEOUT_MS + this.prng.range(1000, 4000), () => {
+        if (this.slots[i].proc === null) {
+          if (wipe) this.wipe(i);
+          this.boot(i, true);
+        }
+        this.outage = null;
+      });
+    };
+    this.world.schedule(1500, attempt);
+  }
+
   /** Runs until `cond` holds or `limitMs` passes; false on timeout. */
   until(cond: () => boolean, limitMs: number, stepMs = 50): boolean {
     const end = this.world.now + limitMs;
@@ -919,6 +990,17 @@ class ClusterSim {
       this.world.schedule(this.prng.range(300, 2500), nemesis);
     };
     this.world.schedule(500, nemesis);
+    // Half the seeds lose a member for good for a while (tried until the cluster is whole).
+    if (this.prng.chance(0.5)) {
+      let tries = 0;
+      const outage = () => {
+        if (this.outage === null && this.stats.outages === 0 && tries++ < 30) {
+          this.longOutage(this.alive());
+          this.world.schedule(500, outage);
+        }
+      };
+      this.world.schedule(this.prng.range(2000, 6000), outage);
+    }
     const oracle = () => {
       this.checkStability();
       this.world.schedule(1000, oracle);
@@ -943,7 +1025,7 @@ class ClusterSim {
     const settled = () =>
       this.clients.every((c) => c.pending === null) &&
       this.slots.every((s) =>
-        s.proc!.engine.heldCount() === 0 && s.proc!.replicator.envelopes.undecided() === 0
+        this.heldNotLost(s.proc!.engine) === 0 && s.proc!.replicator.envelopes.undecided() === 0
       ) &&
       new Set(hashes()).size === 1;
     if (!this.until(settled, 60_000, 100)) {
@@ -976,6 +1058,23 @@ class ClusterSim {
     this.stats.simulatedMs = this.world.now;
     this.log(`converged hash=${hashes()[0]}`);
     this.finalChecks();
+  }
+
+  /**
+   * Held effects except orphans: an effect whose missing dep was lost for good (its writer's
+   * incarnation is over and no node holds it: a crash took it under everysec before it reached a
+   * peer that kept it) can never apply, on any node, and is the loss --appendfsync everysec allows.
+   */
+  heldNotLost(engine: Engine): number {
+    let n = engine.heldCount();
+    for (const h of engine.heldWaits()) {
+      const owner = this.slots.find((s) => s.nodeId === h.w.node);
+      const over = owner === undefined || owner.proc === null ||
+        owner.proc.engine.writer.inc !== h.w.inc % ENVELOPE_INC;
+      const somewhere = this.slots.some((s) => s.proc !== null && s.proc.engine.hasSeq(h.w, h.seq));
+      if (over && !somewhere && this.appendfsync !== "always") n -= h.effects;
+    }
+    return n;
   }
 
   /** Final reads through RESP on every node, then the checkers. */
@@ -1145,7 +1244,7 @@ export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): Clus
     return {
       ok: true,
       detail:
-        `${sim.stats.ops} ops (${sim.stats.acknowledged} acknowledged, ${sim.stats.exclusiveAcknowledged} exclusive), ${sim.stats.commitTraps} commit traps, ${sim.stats.crashes} crashes, ${sim.stats.wipes} wipes, ${sim.stats.partitions} partitions, ${sim.stats.clockJumps} clock jumps, ${sim.stats.simulatedMs} simulated ms`,
+        `${sim.stats.ops} ops (${sim.stats.acknowledged} acknowledged, ${sim.stats.exclusiveAcknowledged} exclusive), ${sim.stats.commitTraps} commit traps, ${sim.stats.outages} long outages, ${sim.stats.crashes} crashes, ${sim.stats.wipes} wipes, ${sim.stats.partitions} partitions, ${sim.stats.clockJumps} clock jumps, ${sim.stats.simulatedMs} simulated ms`,
       traceHash: sim.world.traceHash.toString(16),
       stats: sim.stats,
       trace: sim.trace ?? [],
@@ -1168,6 +1267,7 @@ export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): Clus
           acknowledged: 0,
           exclusiveAcknowledged: 0,
           commitTraps: 0,
+          outages: 0,
           crashes: 0,
           wipes: 0,
           partitions: 0,

@@ -118,6 +118,18 @@ describe("a three-node cluster", () => {
         [null, "1"],
       ]);
       await until("tx replicated", () => a.client.get("tx"), (v) => v === "2");
+      // WATCH on one node, a write on another: EXEC answers nil, whether or not the write has
+      // reached the watching node yet.
+      const w1 = a.client.duplicate();
+      await w1.watch("watched");
+      await b.client.set("watched", "changed elsewhere");
+      expect(await w1.multi().set("watched", "mine").exec()).toBe(null);
+      await until("watched replicated", () => a.client.get("watched"), (v) => v === "changed elsewhere");
+      // Without a change, the watched transaction commits.
+      await w1.watch("watched");
+      expect(await w1.multi().set("watched", "mine").exec()).toEqual([[null, "OK"]]);
+      await until("mine replicated", () => c.client.get("watched"), (v) => v === "mine");
+      w1.disconnect();
 
       // A node stopped (kill -9) while the others take writes catches up when started again.
       // Meanwhile exclusive commands refuse (a member is unreachable) and write nothing, while

@@ -116,6 +116,8 @@ export interface EngineStats {
   /** Keys of anti-entropy dumps installed, and those skipped as not installable. */
   dumpsInstalled: number;
   dumpsSkipped: number;
+  /** Complete anti-entropy rounds whose claims this node adopted (it holds what the sender held). */
+  claimsAdopted: number;
 }
 
 /** What recovery did. */
@@ -147,6 +149,7 @@ export class Engine {
     clockRefused: 0,
     dumpsInstalled: 0,
     dumpsSkipped: 0,
+    claimsAdopted: 0,
   };
   #clustered: boolean;
   /**
@@ -181,7 +184,7 @@ export class Engine {
   onEnvelopeDecided: ((id: string, committed: boolean) => void) | null = null;
   /** Called when an effect from elsewhere is applied on a key (WATCH). */
   onApplied: ((db: number, key: string) => void) | null = null;
-  readonly #deadlines = new DeadlineIndex();
+  #deadlines = new DeadlineIndex();
   /** Received effects (or whole groups) waiting for deps or group members. */
   /** Held units by the id of the first dep they miss: applying that effect wakes them. */
   #waiting = new Map<string, Effect[][]>();
@@ -509,6 +512,49 @@ export class Engine {
     this.#writer = Writer.of(w.node, w.inc + 1);
     this.#seq = 0;
     this.#envSeq = 0;
+  }
+
+  /**
+   * Starts over as a new node (a node that learns it was removed from the cluster): a new node
+   * id, incarnation 1, no data; the log and checkpoint are replaced by an empty checkpoint.
+   * Returns what the old identity wrote that may exist nowhere else: its own unstable effects
+   * (everything it folded, every member had), oldest first, for the caller to write again.
+   */
+  startAsNewNode(): Effect[] {
+    const old = this.writer.node;
+    const mine: Effect[] = [];
+    for (const ks of this.#unstable.keys()) {
+      for (const x of ks.log ?? []) if (x.e.w.node === old && x.e.w.inc < ENVELOPE_INC) mine.push(x.e);
+    }
+    mine.sort((a, b) => a.hlc - b.hlc || a.seq - b.seq);
+    for (let i = 0; i < this.dbs.length; i++) this.dbs[i] = new Db();
+    this.#have.clear();
+    this.#synced = new Map();
+    this.#syncedAhead = [];
+    this.#stable = new Map();
+    this.#unstable.clear();
+    this.#deadlines = new DeadlineIndex();
+    this.#waiting = new Map();
+    this.#ready = [];
+    this.#heldIds.clear();
+    this.#partialGroups.clear();
+    this.#heldCount = 0;
+    this.#envelopes.clear();
+    this.#pins.clear();
+    this.#decided.clear();
+    this.#roundSkipped.clear();
+    this.#members = null;
+    this.#writer = Writer.of(randomNodeId(this.env), 1);
+    this.#seq = 0;
+    this.#envSeq = 0;
+    // The new identity becomes durable only with its empty checkpoint: a crash before that
+    // restarts the old identity with its old data (still removed, so it starts over again).
+    const meta = { nodeId: this.#writer.node, incarnation: 1, clustered: true };
+    this.checkpoint((error) => {
+      if (error !== undefined) this.env.log("error", "checkpoint of the new identity failed", { error });
+      else this.env.storage.writeMeta(meta);
+    });
+    return mine;
   }
 
   /** Turns a cluster of one into a member of a cluster (the first node joins it); persisted. */
@@ -1045,6 +1091,34 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Drops the held effects (waiting for deps) written by `node`, a node removed from the cluster:
+   * its records are not taken any more, so their missing deps may never come. One that some
+   * member applied comes back with anti-entropy from that member.
+   */
+  dropHeldOf(node: string): number {
+    let n = 0;
+    for (const [dep, units] of this.#waiting) {
+      const keep = units.filter((u) => !u.some((e) => e.w.node === node));
+      for (const u of units) {
+        if (keep.includes(u)) continue;
+        for (const e of u) this.#heldIds.delete(`${e.w.key}:${e.seq}`);
+        this.#heldCount -= u.length;
+        n += u.length;
+      }
+      if (keep.length === 0) this.#waiting.delete(dep);
+      else this.#waiting.set(dep, keep);
+    }
+    for (const [gid, members] of this.#partialGroups) {
+      if (!members.some((e) => e.w.node === node)) continue;
+      for (const e of members) this.#heldIds.delete(`${e.w.key}:${e.seq}`);
+      this.#heldCount -= members.length;
+      n += members.length;
+      this.#partialGroups.delete(gid);
+    }
+    return n;
+  }
+
   /** The effects held units wait for (their first missing dep), with how many effects wait. */
   heldWaits(): { w: Writer; seq: number; effects: number }[] {
     const out: { w: Writer; seq: number; effects: number }[] = [];
@@ -1150,6 +1224,7 @@ export class Engine {
         const claims = new Map<Writer, number>();
         for (const c of rec.claims) claims.set(c.w, c.seq);
         this.#claim(claims);
+        this.stats.claimsAdopted++;
       }
     }
   }

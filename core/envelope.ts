@@ -86,6 +86,12 @@ export interface EnvelopeHost {
   alive(node: string): boolean;
   /** Sends a message on the link to `node` (dropped when there is none). */
   send(node: string, msg: unknown[]): void;
+  /** Whether this node may vote yes on a membership change (majority rule); default yes. */
+  mayAccept?(body: EnvelopeBody): boolean;
+  /** This node voted yes on an envelope (before the vote is sent). */
+  votedYes?(body: EnvelopeBody): void;
+  /** An envelope this node knew was decided. */
+  decided?(body: EnvelopeBody, committed: boolean): void;
 }
 
 export interface EnvelopeOptions {
@@ -137,7 +143,7 @@ export class Envelopes {
   /** `${db}\0${key}` -> the undecided envelope this node voted yes on (its lock). */
   readonly #locks = new Map<string, string>();
   /** Commands waiting for a local envelope to be decided before they plan again. */
-  #busyWaiters: { id: string; run: () => void }[] = [];
+  #busyWaiters: { id: string; run: () => void; since: number }[] = [];
   readonly #orphanVotes = new Map<string, { votes: Map<string, boolean>; stale: Set<string>; ms: number }>();
   readonly stats = {
     started: 0,
@@ -173,6 +179,38 @@ export class Envelopes {
     return this.#states.size;
   }
 
+  /** The first undecided envelopes and where they stand (diagnostics for logs and the simulator). */
+  undecidedSummary(max = 5): string[] {
+    const out: string[] = [];
+    for (const st of this.#states.values()) {
+      if (out.length >= max) break;
+      const votes = [...st.votes].map(([n, v]) => `${n.slice(0, 4)}=${v}`).join(",");
+      out.push(
+        `${st.body.id} ${st.body.rule} parts=${st.body.parts.map((p) => p.slice(0, 4))} keys=${
+          st.body.keys.map((k) => k.key)
+        } vote=${st.myVote} votes=${votes} promised=${st.promised} acc=${st.accBallot}:${st.accValue}`,
+      );
+    }
+    return out;
+  }
+
+  /** Forgets every envelope (this node starts over as a new node); waiting commands get unknown. */
+  reset(): void {
+    const states = [...this.#states.values()];
+    this.#states.clear();
+    this.#locks.clear();
+    this.#orphanVotes.clear();
+    // Commands queued behind this node's envelopes plan again (and learn the node's new state).
+    for (const x of this.#busyWaiters) this.engine.env.setTimer(0, x.run);
+    this.#busyWaiters = [];
+    for (const st of states) {
+      if (st.waiter === null) continue;
+      const w = st.waiter;
+      st.waiter = null;
+      w({ kind: "unknown", why: "this node was removed from the cluster while the outcome was undecided" });
+    }
+  }
+
   /** Why an envelope cannot start now (a participant is unreachable), or null. */
   unreachable(): string | null {
     for (const m of this.#host.members()) {
@@ -192,6 +230,11 @@ export class Envelopes {
    * is emitted when a participant is unreachable or this node holds a conflicting envelope.
    */
   commit(plan: EnvelopePlan, done: (o: Outcome) => void, rule: "all" | "majority" = "all"): void {
+    if (!this.#host.members().includes(this.#host.self())) {
+      // Only a participant can learn the outcome (a command retried after this node lost its
+      // membership, say): nothing is sent.
+      return done({ kind: "partitioned", why: "this node is not a member of the cluster" });
+    }
     const down = rule === "all" ? this.unreachable() : this.#noMajority();
     if (down !== null) return done({ kind: "partitioned", why: down });
     if (this.#states.size >= MAX_UNDECIDED) {
@@ -205,7 +248,7 @@ export class Envelopes {
           kind: "busy",
           retry: (run) => {
             if (this.#busyWaiters.length >= MAX_ORPHAN_VOTES) return this.engine.env.setTimer(10, run);
-            this.#busyWaiters.push({ id: holder, run });
+            this.#busyWaiters.push({ id: holder, run, since: this.engine.env.monotonicMs() });
           },
         });
       }
@@ -264,6 +307,16 @@ export class Envelopes {
       if (st.myVote === null && st.waitUntilMs > 0 && now >= st.waitUntilMs) this.#consider(st);
       if (st.waiter !== null && now >= st.waiterDeadlineMs) this.#expire(st);
       if (now >= st.nextRecoveryMs && this.#states.has(st.body.id)) this.#recover(st, now);
+    }
+    // Commands queued behind an envelope that cannot be decided soon (a member became
+    // unreachable, or it is taking long) plan again: they then answer -PARTITIONED or wait anew.
+    if (this.#busyWaiters.length > 0) {
+      const down = this.unreachable() !== null;
+      const woken = this.#busyWaiters.filter((x) => down || now - x.since >= this.#opts.commitTimeoutMs);
+      if (woken.length > 0) {
+        this.#busyWaiters = this.#busyWaiters.filter((x) => !woken.includes(x));
+        for (const x of woken) this.engine.env.setTimer(0, x.run);
+      }
     }
     for (const [id, o] of this.#orphanVotes) {
       if (now - o.ms > 2 * this.#opts.commitTimeoutMs) this.#orphanVotes.delete(id);
@@ -347,7 +400,8 @@ export class Envelopes {
       return this.#vote(st, false, []);
     }
     const stale = this.engine.envelopeStale(b.keys);
-    this.#vote(st, stale.length === 0, stale);
+    const ok = stale.length === 0 && (b.rule === "all" || (this.#host.mayAccept?.(b) ?? true));
+    this.#vote(st, ok, stale);
   }
 
   /**
@@ -377,6 +431,7 @@ export class Envelopes {
       });
     }
     for (const k of st.body.keys) this.#locks.set(keyId(k.db, k.key), st.body.id);
+    this.#host.votedYes?.(st.body);
     this.#persist(st, () => {
       for (const p of st.body.parts) {
         if (p !== self) this.#host.send(p, [ENVELOPE_MSG.vote, st.body.id, self, true, []]);
@@ -559,6 +614,7 @@ export class Envelopes {
     const st = this.#states.get(id);
     if (st === undefined) return;
     this.#states.delete(id);
+    this.#host.decided?.(st.body, committed);
     for (const k of st.body.keys) {
       const kid = keyId(k.db, k.key);
       if (this.#locks.get(kid) === id) this.#locks.delete(kid);

@@ -14,9 +14,9 @@
  * The wire protocol is in docs/protocol.md.
  */
 import { decodeValue, encodeValue } from "./codec.ts";
-import { Writer } from "./effect.ts";
-import type { Engine } from "./engine.ts";
-import { type EnvelopeOptions, type EnvelopePlan, Envelopes } from "./envelope.ts";
+import { type Effect, Writer } from "./effect.ts";
+import { type Engine, ENVELOPE_INC } from "./engine.ts";
+import { type EnvelopeBody, type EnvelopeOptions, type EnvelopePlan, Envelopes } from "./envelope.ts";
 import type { Env } from "./env.ts";
 import { hlcFromMs, hlcMs } from "./hlc.ts";
 import { InboundSession, OutboundSession, type SessionLimits } from "./session.ts";
@@ -61,6 +61,8 @@ export interface MembershipStore {
   write(change: MemberChange): void;
   /** The envelope plan of a change (proposed to the members, written if it commits). */
   plan(change: MemberChange): EnvelopePlan;
+  /** The change an envelope on the members key makes, or null for any other envelope. */
+  changeOf(body: EnvelopeBody): MemberChange | null;
   /** A cheap token that changes whenever the members key does (so reads are skipped otherwise). */
   version(): string;
 }
@@ -85,6 +87,10 @@ export interface ReplicatorOptions {
   plantedBugUnorderedStability?: boolean;
 }
 
+/** Effects of a removed node's old identity it writes again at most (the rest are lost, logged). */
+const MAX_REEMIT = 1_000_000;
+/** A link whose peer sent nothing (heartbeats included) for this long is closed and redialed. */
+const SILENT_LINK_MS = 4000;
 /** How long a node that asked to join waits to be a member before it asks again. */
 const REJOIN_ASK_MS = 3000;
 /** How long a pair stays apart before the larger node id dials too. */
@@ -161,6 +167,8 @@ export class Replicator {
   readonly #peers = new Map<string, Peer>();
   #members: Member[] = [];
   #removed = new Set<string>();
+  /** Nodes whose records are not taken: removed, or whose removal this node voted for. */
+  #fenced = new Set<string>();
   #membersText = "";
   #timer: unknown = null;
   #stopped = false;
@@ -202,6 +210,23 @@ export class Replicator {
           this.env.monotonicMs() - p.lastHeardMs < this.#aliveWindow();
       },
       send: (node, msg) => this.#peers.get(node)?.link?.send(encodeValue(msg)),
+      // Removing a member this node still hears would cut off a live node: vote no.
+      mayAccept: (body) => {
+        const c = this.#opts.store.changeOf(body);
+        if (c === null || c[0] !== "remove" || c[1] === body.w.node) return true; // a leave
+        const p = this.#peers.get(c[1]);
+        return p === undefined || this.env.monotonicMs() - p.lastHeardMs >= this.#aliveWindow();
+      },
+      // From a yes to a member's removal on, its records are not taken: the removal may be chosen
+      // from then on, and the others then stop waiting for it (see #message).
+      votedYes: (body) => {
+        const c = this.#opts.store.changeOf(body);
+        if (c !== null && c[0] === "remove") this.#fenced.add(c[1]);
+      },
+      decided: (body, committed) => {
+        const c = this.#opts.store.changeOf(body);
+        if (c !== null && c[0] === "remove" && !committed) this.#fenced.delete(c[1]);
+      },
     }, opts.envelopes);
     this.#refreshMembers();
     this.#updateStability();
@@ -430,6 +455,16 @@ export class Replicator {
   }
 
   #message(p: Peer, link: Link, msg: unknown[]): void {
+    if (
+      (msg[0] === MSG.frame || msg[0] === MSG.aeDigest || msg[0] === MSG.aeVersions ||
+        msg[0] === MSG.aeNudge) &&
+      (this.#fenced.has(p.node) ||
+        (this.#removed.has(p.node) && !this.#members.some((m) => m.node === p.node)))
+    ) {
+      // A removed node's records are not taken: what it wrote that no member holds, it writes
+      // again under its new identity (see #onRemoved), so nothing of it lands behind a fold.
+      return;
+    }
     switch (msg[0]) {
       case MSG.hello:
         // The second hello of the handshake: now it knows our session, so its count is exact.
@@ -597,6 +632,7 @@ export class Replicator {
         for (let i = st.length - 1; i >= 0 && q === undefined; i--) {
           if (this.#opts.plantedBugUnorderedStability) q = st[i];
           else if (covers(mine, st[i].have) && this.#holdsAll(st[i].ahead)) q = st[i];
+          else if (this.#namesLostIncarnation(st[i], mine)) break;
         }
         if (q === undefined) {
           acks.length = 0;
@@ -616,6 +652,26 @@ export class Replicator {
     }
     this.engine.setStable(stable);
     this.engine.expirySafeMs = this.engine.clustered && (others.length > 0 || !inView) ? safe : Infinity;
+  }
+
+  /**
+   * True when a status names an effect this node lacks from an incarnation that is over (its
+   * node restarted). Such an effect travels only by anti-entropy now, so it can reach the member
+   * after that member's older statuses: those older statuses then do not show everything that
+   * may still arrive here and sort early, and only a status this node has caught up with
+   * entirely, from here on, can make anything stable.
+   */
+  #namesLostIncarnation(
+    status: { have: Map<Writer, number>; ahead: [Writer, number][] | null },
+    mine: Map<Writer, number>,
+  ): boolean {
+    const over = (w: Writer) => {
+      const inc = w.node === this.nodeId ? this.engine.writer.inc : this.#peers.get(w.node)?.inc ?? 0;
+      return inc !== 0 && w.inc % ENVELOPE_INC < inc;
+    };
+    for (const [w, seq] of status.have) if ((mine.get(w) ?? 0) < seq && over(w)) return true;
+    for (const [w, seq] of status.ahead ?? []) if (!this.engine.hasSeq(w, seq) && over(w)) return true;
+    return false;
   }
 
   /** True when this node holds every out-of-order effect a status lists. */
@@ -755,6 +811,12 @@ export class Replicator {
     members.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
     const text = members.map((m) => `${m.node}=${m.redis},${m.cluster}`).join(";");
     this.#removed = new Set(removed);
+    if (this.#removed.has(this.nodeId) && this.engine.clustered) {
+      // Its own removal reached it (it was away): a removed id never comes back.
+      this.#startOver("its removal is in the membership it holds");
+      return;
+    }
+    for (const node of removed) if (!members.some((m) => m.node === node)) this.#fenceRemoved(node);
     if (text === this.#membersText) return;
     this.#membersText = text;
     const before = new Set(this.#members.map((m) => m.node));
@@ -780,6 +842,11 @@ export class Replicator {
 
   /** A node asks to join through this one. */
   #join(link: Link, node: string, redis: string, cluster: string): void {
+    if (this.#removed.has(node)) {
+      // A removed node id never comes back: it starts over as a new node (see #startOver).
+      link.send(encodeValue([MSG.removed]));
+      return;
+    }
     if (this.needsJoin() || (this.engine.clustered && !this.#members.some((m) => m.node === this.nodeId))) {
       // Not a member (yet, or any more): only a member may vouch for a newcomer.
       link.send(encodeValue([MSG.joined, false, "not a member yet"]));
@@ -841,26 +908,94 @@ export class Replicator {
     return true;
   }
 
+  /**
+   * This node was removed while it was away (DESIGN.md section 5). Its data may hold writes the
+   * members never saw, and they fold without waiting for it since its removal: such writes, sent
+   * now with their old ids, could land behind what they folded. So it starts over as a new node
+   * (new node id, no data), joins again, catches up like any new member, and then writes again,
+   * as new effects on the current state, what its old identity wrote that the cluster lacks.
+   */
   #onRemoved(p: Peer, link: Link): void {
     if (this.needsJoin()) return;
-    this.env.log("warn", "this node was removed from the cluster; rejoining", { via: p.node });
-    this.engine.reincarnate();
+    link.close("this node starts over as a new node");
+    this.#startOver(`told by ${p.node}`);
+  }
+
+  #startOver(why: string): void {
+    this.env.log("warn", "this node was removed from the cluster; it starts over as a new node and joins", {
+      why,
+    });
+    const old = this.nodeId;
+    // The members it knew are where it asks to join again (a node started without --join has
+    // no other seeds).
+    for (const m of this.#members) if (m.node !== old) this.#seedHints.add(m.cluster);
+    const mine = this.engine.startAsNewNode();
+    this.#reemit = mine.slice(0, MAX_REEMIT);
+    this.#reemitAfterClaims = this.engine.stats.claimsAdopted;
+    const links = [...this.#peers.values()].map((q) => q.link);
+    this.#peers.clear();
+    for (const l of links) l?.close("this node starts over as a new node");
+    this.envelopes.reset();
+    this.#members = [];
+    this.#removed = new Set();
+    this.#membersText = "";
+    this.#storeVersion = "";
     this.#joining = true;
     this.#rejoining = true;
-    // It writes again only once every member's view has it back (see writeBlocked).
     this.#newMember = true;
-    // Every session was one of the old incarnation: peers start fresh ones with the new one
-    // (they learn it from the next hello), so ours restart too, and every link is redialed.
-    // Unacknowledged frames are carried over.
-    for (const q of this.#peers.values()) {
-      const pending = q.out.pending();
-      q.out = new OutboundSession(this.#opts.sessionLimits);
-      for (const x of pending) q.out.send(x);
-      q.in = new InboundSession();
-      q.aePending = null;
+    this.#restarted = false;
+    this.#refreshMembers();
+    this.env.log("warn", "new node id", { old, now: this.nodeId, toWriteAgain: this.#reemit.length });
+  }
+
+  /** `node` was removed: its records are not taken, and its effects held here are dropped. */
+  #fenceRemoved(node: string): void {
+    if (this.#droppedHeld.has(node)) return;
+    this.#droppedHeld.add(node);
+    this.#fenced.add(node);
+    this.engine.dropHeldOf(node);
+  }
+
+  /** Removed nodes whose held effects were dropped. */
+  readonly #droppedHeld = new Set<string>();
+
+  /** Cluster addresses of members known before this node started over: seeds to rejoin through. */
+  readonly #seedHints = new Set<string>();
+
+  /** Where to ask to join besides the configured seeds. */
+  seedHints(): string[] {
+    return [...this.#seedHints].slice(0, 16);
+  }
+
+  /** Effects of this node's old identity still to be written again (see #onRemoved). */
+  reemitPending(): number {
+    return this.#reemit.length;
+  }
+
+  /** What the old identity of this node wrote, to write again once it is back (see #onRemoved). */
+  #reemit: Effect[] = [];
+  #reemitAfterClaims = 0;
+
+  /**
+   * Once this node (started over after a removal) is a writable member holding the cluster's
+   * state, its old identity's effects the cluster lacks are written again as new effects.
+   */
+  #maybeReemit(): void {
+    if (this.writeBlocked() !== null || this.engine.stats.claimsAdopted <= this.#reemitAfterClaims) return;
+    const list = this.#reemit;
+    this.#reemit = [];
+    let n = 0;
+    for (const e of list) {
+      if (this.engine.hasEffect(e.db, e.key, e.w, e.seq)) continue;
+      const b = this.engine.begin();
+      for (const op of e.ops) b.write(e.db, e.key, op);
+      b.commit(() => {});
+      n++;
     }
-    for (const q of this.#peers.values()) q.link?.close("this node starts a new incarnation");
-    link.close("this node starts a new incarnation");
+    this.env.log("warn", "wrote again what this node wrote before its removal and the cluster lacked", {
+      effects: n,
+      of: list.length,
+    });
   }
 
   /** Leaves the cluster (graceful shutdown): the majority removes this node; `done` either way. */
@@ -891,6 +1026,12 @@ export class Replicator {
     this.#refreshMembers();
     for (const p of this.#peers.values()) {
       if (p.link === null) continue;
+      if (now - p.lastHeardMs > SILENT_LINK_MS) {
+        // Heard nothing for many heartbeats: the link is likely dead (a cut, or a peer that
+        // stopped) and TCP may take minutes to say so; a new one is dialed.
+        p.link.close("no heartbeat from the peer");
+        continue;
+      }
       if (p.unacked > 0) this.#ack(p);
       this.#sendStatus(p);
       const isMember = this.#members.some((m) => m.node === p.node);
@@ -902,6 +1043,7 @@ export class Replicator {
     }
     this.#updateStability();
     this.envelopes.tick();
+    if (this.#reemit.length > 0) this.#maybeReemit();
     if (this.needsJoin() && now - this.#lastJoinMs > REJOIN_ASK_MS) {
       // Still not a member a while after asking (a seed with a stale view said yes, or the
       // answer was lost): ask again, on any open link.

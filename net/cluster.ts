@@ -33,6 +33,8 @@ export interface ClusterOptions {
 const LINK_QUEUE_LIMIT = 512 * 1024 * 1024;
 /** Delay between dial attempts to a peer or seed. */
 const REDIAL_MS = 500;
+/** How long a dial may take before another attempt may start. */
+const DIAL_TIMEOUT_MS = 3000;
 
 interface LinkData {
   reader: WireReader;
@@ -216,12 +218,20 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
     try {
       const { host, port } = splitHostPort(addr);
       const resolved = await resolve(host);
-      await Bun.connect<LinkData>({
-        hostname: resolved,
-        port,
-        tls: peerClientTls(identity),
-        socket: handlers(join, true),
-      });
+      // A dial into a cut network may hang for minutes: stop waiting after a while (a late
+      // connection is still taken as a link), so the next attempt can start.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Bun.connect<LinkData>({
+          hostname: resolved,
+          port,
+          tls: peerClientTls(identity),
+          socket: handlers(join, true),
+        }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("connect timed out")), DIAL_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
     } catch (e) {
       env.log("debug", "dial failed", { addr, error: (e as Error).message });
     } finally {
@@ -231,7 +241,7 @@ export async function startCluster(node: RedisNode, o: ClusterOptions): Promise<
   if (o.join.length > 0) replicator.startJoin();
   const dialer = setInterval(() => {
     if (replicator.wantsSeed()) {
-      for (const s of o.join) void dial(s, true);
+      for (const s of [...o.join, ...replicator.seedHints()]) void dial(s, true);
     }
     for (const m of replicator.dialTargets()) void dial(m.cluster, false);
   }, REDIAL_MS / 2);

@@ -416,6 +416,9 @@ export class Face {
         }
       }
       const plan = this.engine.planEnvelope(batch);
+      const blocked = cluster.writeBlocked();
+      // A retry may come after this node lost its membership (or is catching up again).
+      if (blocked !== null) return finish(err(`TRYAGAIN ${blocked}`));
       if (watched !== null && watched.size > 0) {
         // Watched keys are checked at the version they had at WATCH time.
         plan.watched = [];

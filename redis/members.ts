@@ -4,6 +4,7 @@
  * `removed`. Clients read it with HGETALL; only the replicator writes it, with committed changes.
  */
 import type { Engine } from "../core/engine.ts";
+import type { EnvelopeBody } from "../core/envelope.ts";
 import type { Member, MemberChange, MembershipStore } from "../core/replicator.ts";
 import type { HashState } from "./types/hash.ts";
 
@@ -46,6 +47,15 @@ export function membershipStore(engine: Engine): MembershipStore {
       const batch = engine.begin();
       batch.write(0, MEMBERS_KEY, opOf(change));
       batch.commit(() => {});
+    },
+    changeOf(body: EnvelopeBody): MemberChange | null {
+      if (body.keys.length !== 1 || body.keys[0].db !== 0 || body.keys[0].key !== MEMBERS_KEY) return null;
+      const op = body.keys[0].ops?.[0] as unknown[] | undefined;
+      if (op === undefined || op[0] !== "hset") return null;
+      const [node, value] = [op[1] as string, op[2] as string];
+      if (value === "removed") return ["remove", node];
+      const [redis, cluster] = value.split(" ");
+      return ["add", { node, redis, cluster }];
     },
     plan(change: MemberChange) {
       const batch = engine.begin();

@@ -1,23 +1,28 @@
 /**
  * The fault harness: a real swytch cluster in network namespaces (netns.ts), clients recording a
- * history (workload.ts), a seeded schedule of nemeses (nemesis.ts), then heal, wait for the nodes
- * to agree, final reads, and the checkers (tests/checkers): every counter and set on its own, and
- * the whole keyspace for convergence.
+ * history (workload.ts, and the exclusive workloads of exclusive.ts), a seeded schedule of nemeses
+ * (nemesis.ts), then heal, wait for the nodes to agree, final reads, and the checkers
+ * (tests/checkers): every counter and set on its own, the queue, the bank, the list-append
+ * transactions, and the whole keyspace for convergence.
  *
  * The verdict fails on any checker violation, on no convergence within the limit, on a node that
  * exited without being told to, on a membership change (no outage here is long enough to remove a
- * node), and on a nemesis step that could not be applied. Nemeses the machine cannot run are
- * reported as skipped.
+ * node), on an exclusive command answering an error outside the envelope contract, and on a nemesis
+ * step that could not be applied. Nemeses the machine cannot run are reported as skipped.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { checkConvergence, convergenceFromHistory } from "../checkers/convergence.ts";
+import { checkBank } from "../checkers/bank.ts";
 import { checkCounter } from "../checkers/counter.ts";
 import { type CheckResult, type Event, HistoryRecorder, toJsonl } from "../checkers/history.ts";
+import { checkListAppend } from "../checkers/list_append.ts";
+import { checkQueue } from "../checkers/queue.ts";
 import { checkSet } from "../checkers/set.ts";
 import { ROOT, tmpDir } from "../helpers.ts";
 import { Cluster, type Crash, type FaultNode, tail } from "./cluster.ts";
+import { ExclusiveWorkload, type OpStats, percentile } from "./exclusive.ts";
 import { Nemesis, type NemesisTally, planSchedule, type Step } from "./nemesis.ts";
 import { NetLab } from "./netns.ts";
 import { type Capabilities, NEMESES, type NemesisKind, probeCapabilities } from "./probe.ts";
@@ -37,6 +42,15 @@ export interface HarnessOptions {
   sets?: number;
   /** How long the nodes get to agree after healing. */
   convergeTimeoutMs?: number;
+  /**
+   * The exclusive workloads (queue, bank, list-append) beside the counters and sets (default on);
+   * false runs the coordination-free workload alone.
+   */
+  exclusive?: boolean;
+  /** Queue elements pushed per second over all pushers (default QUEUE_RATE). */
+  queueRate?: number;
+  /** Most elements one LPOP takes while the queue is backlogged (default POP_BATCH_MAX; 1: single). */
+  popBatchMax?: number;
   /** Keep the run directory (data dirs, node logs, history) even when the run passes. */
   keepDir?: boolean;
   /** Progress lines (default: none). */
@@ -63,6 +77,8 @@ export interface HarnessReport {
   schedule: Step[];
   nemeses: Record<NemesisKind, NemesisTally>;
   workload: WorkloadStats | null;
+  /** The exclusive workloads' stats (null when they did not run). */
+  exclusive: ExclusiveReport | null;
   checkers: CheckerReport[];
   converged: boolean;
   convergeMs: number;
@@ -80,6 +96,35 @@ export interface HarnessReport {
 const PASSPHRASE = "fault-harness-passphrase";
 /** Operations per second over all clients, when not given. */
 export const DEFAULT_RATE = 200;
+/** Queue elements pushed per second (in RPUSHes of QUEUE_BATCH): some 12,000 in a 90 s run. */
+export const QUEUE_RATE = 140;
+const QUEUE_BATCH = 5;
+/**
+ * Exclusive commands stop everywhere while any member is unreachable, which is much of a run: in
+ * the windows between faults single LPOPs of one hot list (some 150-200 per second) cannot catch
+ * up with what was pushed meanwhile, so backlogged poppers take up to this many per LPOP.
+ */
+export const POP_BATCH_MAX = 16;
+/** Exclusive commands get three times the nodes' --commit-timeout (their default, 2 s). */
+const EXCLUSIVE_TIMEOUT_MS = 6000;
+const QUEUE = "queue";
+const ACCOUNTS = ["account:0", "account:1", "account:2", "account:3"];
+const BANK_TOTAL = 400;
+const APPEND_KEYS = ["append:0", "append:1", "append:2"];
+
+export interface ExclusiveReport {
+  seconds: number;
+  ops: Record<string, OpStats>;
+  pushedElements: number;
+  acknowledgedElements: number;
+  poppedElements: number;
+  batchPops: number;
+  emptyPops: number;
+  insufficient: number;
+  watchAborts: number;
+  errors: Record<string, number>;
+  unexpected: string[];
+}
 
 /** Runs the harness once; never leaves a process, namespace or bridge of its own behind. */
 export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
@@ -100,6 +145,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     schedule: [],
     nemeses,
     workload: null,
+    exclusive: null,
     checkers: [],
     converged: false,
     convergeMs: 0,
@@ -156,6 +202,11 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
   const recorder = new HistoryRecorder(() => performance.now() - t0);
   const counters = Array.from({ length: o.counters ?? 4 }, (_, i) => `counter:${i}`);
   const sets = Array.from({ length: o.sets ?? 4 }, (_, i) => `set:${i}`);
+  const withExclusive = o.exclusive ?? true;
+  // The bank's final reads are its own: keyless, they would read as keyspace dumps to the
+  // convergence checker, and its checker takes only its own events (as in the simulator).
+  const bankFinals = new HistoryRecorder(() => performance.now() - t0);
+  let exclusive: ExclusiveWorkload | null = null;
   let workload: Workload | null = null;
   let monitor: { stop(): Promise<void> } | null = null;
   try {
@@ -177,7 +228,33 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
       opTimeoutMs: 1500,
       rate: o.rate ?? DEFAULT_RATE,
     });
+    if (withExclusive) {
+      exclusive = new ExclusiveWorkload({
+        cluster: c,
+        recorder,
+        seed: o.seed,
+        firstProcess: 1000,
+        exclusiveTimeoutMs: EXCLUSIVE_TIMEOUT_MS,
+        plainTimeoutMs: 1500,
+        queue: QUEUE,
+        pushRate: o.queueRate ?? QUEUE_RATE,
+        pushBatch: QUEUE_BATCH,
+        pushersPerNode: 1,
+        poppersPerNode: 2,
+        popBatchMax: o.popBatchMax ?? POP_BATCH_MAX,
+        accounts: ACCOUNTS,
+        bankTotal: BANK_TOTAL,
+        bankRate: 15,
+        bankClientsPerNode: 1,
+        appendKeys: APPEND_KEYS,
+        appendRate: 15,
+        appendClientsPerNode: 1,
+      });
+      await exclusive.setup();
+      log(`bank opened: ${ACCOUNTS.length} accounts of ${BANK_TOTAL / ACCOUNTS.length} on every node`);
+    }
     workload.start();
+    exclusive?.start();
     monitor = startMonitor(c, log);
 
     // Fault phase.
@@ -215,18 +292,39 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     const healStart = performance.now();
     log("healing: partitions and delays off, paused nodes resumed, down nodes started");
     await nemesis.healAll();
-    await workload.stop();
+    await Promise.all([workload.stop(), exclusive?.stop()]);
     report.workload = workload.stats;
     log(
       `workload stopped: ${workload.stats.invoked} ops, ${workload.stats.ok} ok, ${workload.stats.fail} fail, ${workload.stats.info} info`,
     );
-    const conv = await waitConverged(c.nodes, counters, sets, o.convergeTimeoutMs ?? 60_000, log);
+    if (exclusive !== null) {
+      report.exclusive = { seconds: exclusive.seconds, ...exclusive.stats };
+      const x = exclusive.stats;
+      log(
+        `exclusive workloads stopped: ${x.pushedElements} elements pushed, ${x.poppedElements} popped, ${
+          Object.entries(x.ops).map(([k, s]) => `${k} ${s.ok}/${s.fail}/${s.info}`).join(", ")
+        } (ok/fail/info)`,
+      );
+    }
+    const keys = {
+      counters,
+      sets,
+      lists: withExclusive ? [QUEUE, ...APPEND_KEYS] : [],
+      strings: withExclusive ? ACCOUNTS : [],
+    };
+    const conv = await waitConverged(c.nodes, keys, o.convergeTimeoutMs ?? 60_000, log);
     report.converged = conv.converged;
     report.convergeMs = conv.ms;
     log(conv.converged ? `converged in ${conv.ms} ms` : `NOT converged after ${conv.ms} ms: ${conv.last}`);
 
     // Final reads, recorded in the history.
-    const unread = await finalReads(c.nodes, counters, sets, recorder);
+    const unread = await finalReads(
+      c.nodes,
+      counters,
+      sets,
+      withExclusive ? { queue: QUEUE, accounts: ACCOUNTS, bank: bankFinals } : null,
+      recorder,
+    );
     for (const u of unread) report.failures.push(`final reads failed: ${u}`);
     report.timings.healMs = performance.now() - healStart;
 
@@ -243,6 +341,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     report.failures.push(`harness error: ${(e as Error).stack ?? e}`);
     log(`harness error: ${(e as Error).message}`);
     if (workload !== null) await workload.stop().catch(() => {});
+    if (exclusive !== null) await exclusive.stop().catch(() => {});
   } finally {
     await monitor?.stop();
     if (cluster !== null) {
@@ -274,6 +373,23 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     } catch (e) {
       report.failures.push(`checker error: ${(e as Error).message}`);
     }
+  }
+  if (report.exclusive !== null && exclusive !== null) {
+    const bank = exclusive.bankProcesses;
+    const bankEvents = [...events.filter((e) => bank.has(e.process)), ...bankFinals.events()];
+    // Re-check: bun tests/checkers/main.ts bank bank.jsonl --total 400 --accounts account:0,...
+    fs.writeFileSync(path.join(dir, "bank.jsonl"), toJsonl(bankEvents));
+    const run = (name: string, check: () => CheckResult) => {
+      try {
+        report.checkers.push({ name, result: check() });
+      } catch (e) {
+        report.failures.push(`checker error (${name}): ${(e as Error).message}`);
+      }
+    };
+    run(`queue ${QUEUE}`, () => checkQueue(events, { key: QUEUE }));
+    run("bank", () => checkBank(bankEvents, { total: BANK_TOTAL, accounts: ACCOUNTS }));
+    run("list-append", () => checkListAppend(events));
+    for (const u of report.exclusive.unexpected) report.failures.push(`unexpected error reply: ${u}`);
   }
   for (const ch of report.checkers) {
     if (!ch.result.valid) report.failures.push(`${ch.name}: ${ch.result.errors.join("; ")}`);
@@ -336,20 +452,32 @@ function startMonitor(c: Cluster, log: (line: string) => void): { stop(): Promis
   };
 }
 
-/** GET every counter, SMEMBERS every set, DBSIZE: one comparable string per node. */
-async function snapshot(node: FaultNode, counters: string[], sets: string[]): Promise<string> {
+/** The keys the nodes must agree on before the final reads, by how they are read. */
+interface WatchedKeys {
+  counters: string[];
+  sets: string[];
+  lists: string[];
+  strings: string[];
+}
+
+/**
+ * GET every counter and string, SMEMBERS every set, LRANGE every list, DBSIZE: one comparable
+ * string per node.
+ */
+async function snapshot(node: FaultNode, k: WatchedKeys): Promise<string> {
   return await node.admin(async (r) => {
-    const cs = await Promise.all(counters.map((k) => r.get(k)));
-    const ss = await Promise.all(sets.map((k) => r.smembers(k).then((m) => m.sort().join(","))));
+    const cs = await Promise.all(k.counters.map((x) => r.get(x)));
+    const ss = await Promise.all(k.sets.map((x) => r.smembers(x).then((m) => m.sort().join(","))));
+    const ls = await Promise.all(k.lists.map((x) => r.lrange(x, 0, -1)));
+    const strs = k.strings.length > 0 ? await r.mget(...k.strings) : [];
     const size = await r.dbsize();
-    return JSON.stringify({ cs, ss, size });
+    return JSON.stringify({ cs, ss, ls, strs, size });
   });
 }
 
 async function waitConverged(
   nodes: FaultNode[],
-  counters: string[],
-  sets: string[],
+  keys: WatchedKeys,
   timeoutMs: number,
   log: (line: string) => void,
 ): Promise<{ converged: boolean; ms: number; last: string }> {
@@ -357,7 +485,7 @@ async function waitConverged(
   let last = "";
   let reported = 0;
   while (performance.now() - start < timeoutMs) {
-    const snaps = await Promise.all(nodes.map((x) => snapshot(x, counters, sets).catch((e) => `error ${e}`)));
+    const snaps = await Promise.all(nodes.map((x) => snapshot(x, keys).catch((e) => `error ${e}`)));
     if (snaps.every((s) => s === snaps[0]) && !snaps[0].startsWith("error")) {
       return { converged: true, ms: Math.round(performance.now() - start), last: "" };
     }
@@ -373,10 +501,16 @@ async function waitConverged(
 
 function summarize(snap: string): string {
   try {
-    const s = JSON.parse(snap) as { cs: (string | null)[]; ss: string[]; size: number };
+    const s = JSON.parse(snap) as {
+      cs: (string | null)[];
+      ss: string[];
+      ls: string[][];
+      strs: (string | null)[];
+      size: number;
+    };
     return `counters=${s.cs.join(",")} sets=${
       s.ss.map((x) => (x === "" ? 0 : x.split(",").length)).join(",")
-    } dbsize=${s.size}`;
+    } lists=${s.ls.map((l) => l.length).join(",")} strings=${s.strs.join(",")} dbsize=${s.size}`;
   } catch {
     return snap.slice(0, 200);
   }
@@ -406,22 +540,30 @@ async function canonical(r: ReturnType<FaultNode["client"]>, key: string): Promi
 }
 
 /**
- * Final reads through each node's own connection: every counter (GET), every set (SMEMBERS), and
- * a whole-keyspace dump (KEYS *, then each key by type) for the convergence checker. A read that
- * fails is recorded as such, so the checkers see a missing final read rather than a made-up one.
+ * Final reads through each node's own connection: every counter (GET), every set (SMEMBERS), the
+ * queue (LRANGE 0 -1), and a whole-keyspace dump (KEYS *, then each key by type) for the
+ * convergence checker; the bank's balances (MGET, value {account: n}) go to the bank's own
+ * recorder. A read that fails is recorded as such, so the checkers see a missing final read rather
+ * than a made-up one.
  */
 async function finalReads(
   nodes: FaultNode[],
   counters: string[],
   sets: string[],
+  ex: { queue: string; accounts: string[]; bank: HistoryRecorder } | null,
   h: HistoryRecorder,
 ): Promise<string[]> {
   const failed: string[] = [];
   for (const node of nodes) {
     const p = 1_000_000 + node.index;
     await node.admin(async (r) => {
-      const read = async (f: string, key: string | undefined, fn: () => Promise<unknown>) => {
-        const op = h.invoke(p, node.name, f, key);
+      const read = async (
+        f: string,
+        key: string | undefined,
+        fn: () => Promise<unknown>,
+        rec: HistoryRecorder = h,
+      ) => {
+        const op = rec.invoke(p, node.name, f, key);
         try {
           op.ok(await fn());
         } catch (e) {
@@ -431,6 +573,13 @@ async function finalReads(
       };
       for (const k of counters) await read("final-read", k, () => r.get(k));
       for (const k of sets) await read("final-read", k, () => r.smembers(k));
+      if (ex !== null) {
+        await read("final-read", ex.queue, () => r.lrange(ex.queue, 0, -1));
+        await read("final-read", undefined, async () => {
+          const vals = await r.mget(...ex.accounts);
+          return Object.fromEntries(ex.accounts.map((a, i) => [a, Number(vals[i] ?? 0)]));
+        }, ex.bank);
+      }
       await read("final-read", undefined, async () => {
         const keys = (await r.keys("*")).sort();
         const dump: Record<string, string | null> = {};
@@ -442,15 +591,28 @@ async function finalReads(
   return failed;
 }
 
-/** `git` commit of the tree under test plus its uncommitted changes, so a result can be placed. */
-function codeVersion(): string {
+/**
+ * `git` commit of the tree under test plus its uncommitted changes (outside tests/fault), with a
+ * hash of their contents, so a result can be placed even while the tree is being edited.
+ */
+export function codeVersion(): string {
   const git = (args: string[]) =>
     spawnSync("git", ["-C", ROOT, ...args], { encoding: "utf8", timeout: 10_000 }).stdout?.trimEnd() ?? "";
   const head = git(["rev-parse", "--short", "HEAD"]) || "unknown commit";
   const dirty = git(["status", "--porcelain"]).split("\n").map((l) => l.slice(3)).filter((f) =>
     f !== "" && !f.startsWith("tests/fault/")
   );
-  return dirty.length === 0 ? head : `${head} + uncommitted changes in ${dirty.join(", ")}`;
+  if (dirty.length === 0) return head;
+  const h = new Bun.CryptoHasher("sha256");
+  for (const f of dirty.sort()) {
+    h.update(f);
+    try {
+      h.update(fs.readFileSync(path.join(ROOT, f)));
+    } catch {
+      h.update("(gone)");
+    }
+  }
+  return `${head} + uncommitted changes (content ${h.digest("hex").slice(0, 12)}) in ${dirty.join(", ")}`;
 }
 
 /** The report as text. */
@@ -507,6 +669,7 @@ export function formatReport(r: HarnessReport): string {
     const errs = Object.entries(w.errors).sort((a, b) => b[1] - a[1]).slice(0, 8);
     if (errs.length > 0) out.push("  errors:", ...errs.map(([e, k]) => `    ${k} x ${e}`));
   }
+  if (r.exclusive !== null) out.push(...formatExclusive(r.exclusive));
   if (r.checkers.length > 0) out.push("checkers:");
   for (const c of r.checkers) {
     const stats = Object.entries(c.result.stats).map(([k, v]) => `${k}=${v}`).join(" ");
@@ -522,6 +685,44 @@ export function formatReport(r: HarnessReport): string {
   if (r.dir !== "") out.push(`run directory (data dirs, node logs, history.jsonl): ${r.dir}`);
   out.push(r.ok ? "RESULT: PASS" : "RESULT: FAIL");
   return out.join("\n") + "\n";
+}
+
+/** The exclusive workloads' lines of the report. */
+function formatExclusive(x: ExclusiveReport): string[] {
+  const out: string[] = [];
+  const secs = x.seconds || 1;
+  const total = Object.values(x.ops).reduce((a, s) => a + s.invoked, 0);
+  const rate = (n: number) => (n / secs).toFixed(1);
+  out.push(`exclusive workloads: ${total} ops in ${secs.toFixed(1)}s`);
+  out.push(
+    `  queue: ${x.pushedElements} elements pushed (${x.acknowledgedElements} acknowledged; ${
+      rate(x.pushedElements)
+    }/s), ${x.poppedElements} popped (${
+      rate(x.poppedElements)
+    }/s); ${x.batchPops} LPOPs asked for several, ${x.emptyPops} found the queue empty`,
+  );
+  for (const [name, s] of Object.entries(x.ops)) {
+    if (s.invoked === 0) continue;
+    const lat = s.ok > 0
+      ? `; ok latency p50 ${percentile(s.okMs, 50)} ms, p99 ${percentile(s.okMs, 99)} ms, max ${
+        percentile(s.okMs, 100)
+      } ms`
+      : "";
+    out.push(
+      `  ${name.padEnd(16)} ok ${s.ok}, fail ${s.fail}, info ${s.info} (${
+        (s.ok / secs).toFixed(1)
+      } ok/s${lat})`,
+    );
+  }
+  if (x.insufficient + x.watchAborts > 0) {
+    out.push(
+      `  transfers failed: ${x.insufficient} short balance (no EXEC), ${x.watchAborts} EXEC nil (a watched key changed)`,
+    );
+  }
+  const errs = Object.entries(x.errors).sort((a, b) => b[1] - a[1]).slice(0, 10);
+  if (errs.length > 0) out.push("  errors:", ...errs.map(([e, k]) => `    ${k} x ${e}`));
+  for (const u of x.unexpected) out.push(`  UNEXPECTED: ${u}`);
+  return out;
 }
 
 function indent(s: string): string {

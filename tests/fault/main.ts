@@ -1,14 +1,25 @@
 /**
  * `bun tests/fault/main.ts [--seed N] [--seconds S] [--nodes N] [--rate OPS] [--nemeses a,b|none]
- * [--keep]` runs the fault harness once and prints its report. --rate is the target operations per
- * second over all clients; --nemeses limits the schedule to some nemeses (none: the workload alone). Exit 0 pass, 1 fail, 2 bad usage, 77 skipped (the machine cannot
- * run it: not root, no `ip netns`; the reason is printed as `SKIPPED: ...`).
+ * [--queue-rate N] [--pop-batch N] [--no-exclusive] [--keep]` runs the fault harness once and
+ * prints its report. --rate is the target operations per second over the counter and set clients;
+ * --nemeses limits the schedule to some nemeses (none: the workload alone); --queue-rate is the
+ * queue elements pushed per second; --pop-batch is the most elements one LPOP takes while the
+ * queue is backlogged (1: single LPOPs only); --no-exclusive leaves out the exclusive workloads
+ * (queue, bank, list-append).
+ *
+ * `bun tests/fault/main.ts --partition [--seed N] [--keep]` runs the partition test instead
+ * (partition.ts).
+ *
+ * Exit 0 pass, 1 fail, 2 bad usage, 77 skipped (the machine cannot run it: not root, no `ip
+ * netns`; the reason is printed as `SKIPPED: ...`).
  */
-import { DEFAULT_RATE, formatReport, runHarness } from "./harness.ts";
+import { DEFAULT_RATE, formatReport, POP_BATCH_MAX, QUEUE_RATE, runHarness } from "./harness.ts";
+import { formatPartitionReport, runPartition } from "./partition.ts";
 import { NEMESES, type NemesisKind } from "./probe.ts";
 
-const USAGE =
-  "usage: bun tests/fault/main.ts [--seed N] [--seconds S] [--nodes N] [--rate OPS] [--nemeses a,b|none] [--keep]";
+const USAGE = "usage: bun tests/fault/main.ts [--seed N] [--seconds S] [--nodes N] [--rate OPS] " +
+  "[--nemeses a,b|none] [--queue-rate N] [--pop-batch N] [--no-exclusive] [--keep]\n" +
+  "       bun tests/fault/main.ts --partition [--seed N] [--keep]";
 
 interface Args {
   seed: number;
@@ -16,6 +27,10 @@ interface Args {
   nodes: number;
   rate: number;
   only: NemesisKind[] | undefined;
+  exclusive: boolean;
+  queueRate: number;
+  popBatch: number;
+  partition: boolean;
   keep: boolean;
 }
 
@@ -26,6 +41,10 @@ function parse(argv: string[]): Args {
     nodes: 3,
     rate: DEFAULT_RATE,
     only: undefined,
+    exclusive: true,
+    queueRate: QUEUE_RATE,
+    popBatch: POP_BATCH_MAX,
+    partition: false,
     keep: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -46,7 +65,11 @@ function parse(argv: string[]): Args {
         throw new Error(`unknown nemeses ${bad.join(",")} (known: ${NEMESES.join(",")})\n${USAGE}`);
       }
       o.only = list as NemesisKind[];
-    } else if (a === "--keep") o.keep = true;
+    } else if (a === "--queue-rate") o.queueRate = num(1, 100_000);
+    else if (a === "--pop-batch") o.popBatch = num(1, 1000);
+    else if (a === "--no-exclusive") o.exclusive = false;
+    else if (a === "--partition") o.partition = true;
+    else if (a === "--keep") o.keep = true;
     else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
   return o;
@@ -59,6 +82,12 @@ try {
   console.error((e as Error).message);
   process.exit(2);
 }
+if (opts.partition) {
+  console.log(`seed ${opts.seed} (replay: bun tests/fault/main.ts --partition --seed ${opts.seed})`);
+  const report = await runPartition({ seed: opts.seed, keepDir: opts.keep, log: (l) => console.log(l) });
+  console.log(formatPartitionReport(report));
+  process.exit(report.skipped !== null ? 77 : report.ok ? 0 : 1);
+}
 console.log(
   `seed ${opts.seed} (replay: bun tests/fault/main.ts --seed ${opts.seed} --seconds ${opts.seconds})`,
 );
@@ -68,6 +97,9 @@ const report = await runHarness({
   nodes: opts.nodes,
   rate: opts.rate,
   only: opts.only,
+  exclusive: opts.exclusive,
+  queueRate: opts.queueRate,
+  popBatchMax: opts.popBatch,
   keepDir: opts.keep,
   log: (l) => console.log(l),
 });

@@ -316,7 +316,7 @@ by half the RTT: the protocol needs three one-way delays (envelope, votes, accep
 | -------------- | -------- | ------------------- | ---------------- | ------------------------------ | ------------------- | ------------------------ |
 ${
     rows.map((r) =>
-      `| ${r.delay} ms | ${f(r.rtt)} | ${f(pct(r.lpop, 50))} / ${f(pct(r.lpop, 99))} | ${
+      `| ${r.delay} ms | ${r.rtt.toFixed(2)} | ${f(pct(r.lpop, 50))} / ${f(pct(r.lpop, 99))} | ${
         f(pct(r.setnx, 50))
       } / ${f(pct(r.setnx, 99))} | ${f(pct(r.exec, 50))} / ${f(pct(r.exec, 99))} | ${
         r.rtt > 1 ? f(pct(r.lpop, 50) / (r.rtt / 2)) : "-"

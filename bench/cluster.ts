@@ -15,12 +15,13 @@
  *
  * Every child process is started here and stopped by PID. A report, not a test.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
+import { clusterInfo, freePort, logger, sleep, until, writeSection } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "dist", "swytch");
@@ -34,16 +35,7 @@ const RATE = Number(argv.rate ?? 1000);
 const OUT = resolve(argv.out ?? join(ROOT, "BENCHMARKS.md"));
 const WORK = mkdtempSync(join(tmpdir(), "swytch-cbench-"));
 const PASS = "bench-passphrase";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const t0 = Date.now();
-const log = (m: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${m}`);
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
+const log = logger();
 
 interface Node {
   name: string;
@@ -113,20 +105,6 @@ async function kill9(n: Node): Promise<void> {
 
 function client(n: Node): Redis {
   return new Redis({ port: n.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
-}
-
-async function clusterInfo(c: Redis): Promise<Record<string, string>> {
-  const t = await c.info("cluster");
-  return Object.fromEntries(t.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2)));
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 60_000): Promise<number> {
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    if (await fn().catch(() => false)) return performance.now() - start;
-    await sleep(20);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms`);
 }
 
 async function ready(nodes: Node[]): Promise<void> {
@@ -349,13 +327,7 @@ keys; then a and b restarted. All three nodes agreed (same DBSIZE, same values) 
 after the restart began (restart and catch-up through anti-entropy included). A partition healed in place would
 skip the restart; the fault harness exercises that path.
 `;
-  let text = "";
-  try {
-    text = readFileSync(OUT, "utf8");
-  } catch { /* new file */ }
-  const at = text.indexOf("## Cluster (three nodes on one machine)");
-  text = at >= 0 ? text.slice(0, at) + section : text + "\n" + section;
-  writeFileSync(OUT, text);
+  writeSection(OUT, "## Cluster (three nodes on one machine)", section);
   log(`wrote ${OUT}`);
 }
 

@@ -22,7 +22,7 @@ import { checkQueue } from "../checkers/queue.ts";
 import { checkSet } from "../checkers/set.ts";
 import { ROOT, tmpDir } from "../helpers.ts";
 import { Cluster, type Crash, type FaultNode, tail } from "./cluster.ts";
-import { ExclusiveWorkload, type OpStats, percentile } from "./exclusive.ts";
+import { type ExclusiveStats, ExclusiveWorkload, type OpStats, percentile } from "./exclusive.ts";
 import { Nemesis, type NemesisTally, planSchedule, type Step } from "./nemesis.ts";
 import { NetLab } from "./netns.ts";
 import { type Capabilities, NEMESES, type NemesisKind, probeCapabilities } from "./probe.ts";
@@ -112,19 +112,8 @@ const ACCOUNTS = ["account:0", "account:1", "account:2", "account:3"];
 const BANK_TOTAL = 400;
 const APPEND_KEYS = ["append:0", "append:1", "append:2"];
 
-export interface ExclusiveReport {
-  seconds: number;
-  ops: Record<string, OpStats>;
-  pushedElements: number;
-  acknowledgedElements: number;
-  poppedElements: number;
-  batchPops: number;
-  emptyPops: number;
-  insufficient: number;
-  watchAborts: number;
-  errors: Record<string, number>;
-  unexpected: string[];
-}
+/** The exclusive workloads' counts (see ExclusiveStats), over the seconds they ran. */
+export type ExclusiveReport = ExclusiveStats & { seconds: number };
 
 /** Runs the harness once; never leaves a process, namespace or bridge of its own behind. */
 export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {

@@ -79,6 +79,21 @@ export interface ClusterStats {
 
 class SimFailure extends Error {}
 
+function emptyStats(): ClusterStats {
+  return {
+    ops: 0,
+    acknowledged: 0,
+    exclusiveAcknowledged: 0,
+    commitTraps: 0,
+    outages: 0,
+    crashes: 0,
+    wipes: 0,
+    partitions: 0,
+    clockJumps: 0,
+    simulatedMs: 0,
+  };
+}
+
 /** A running process on one slot. */
 interface Proc {
   gen: number;
@@ -162,18 +177,7 @@ class ClusterSim {
   readonly slots: Slot[] = [];
   readonly conns = new Map<number, Conn>();
   readonly history: HistoryRecorder;
-  readonly stats: ClusterStats = {
-    ops: 0,
-    acknowledged: 0,
-    exclusiveAcknowledged: 0,
-    commitTraps: 0,
-    outages: 0,
-    crashes: 0,
-    wipes: 0,
-    partitions: 0,
-    clockJumps: 0,
-    simulatedMs: 0,
-  };
+  readonly stats: ClusterStats = emptyStats();
   readonly appendfsync: "always" | "everysec";
   readonly latency: [number, number];
   /** Directed cuts: `${from}>${to}`. */
@@ -1322,19 +1326,7 @@ export function runClusterSeed(seed: number, opts: ClusterRunOptions = {}): Clus
         opts.planted ? ` --planted ${opts.planted}` : ""
       } --trace\n  trace tail:\n    ${tail.join("\n    ")}`,
       traceHash: sim?.world.traceHash.toString(16) ?? "",
-      stats: sim?.stats ??
-        {
-          ops: 0,
-          acknowledged: 0,
-          exclusiveAcknowledged: 0,
-          commitTraps: 0,
-          outages: 0,
-          crashes: 0,
-          wipes: 0,
-          partitions: 0,
-          clockJumps: 0,
-          simulatedMs: 0,
-        },
+      stats: sim?.stats ?? emptyStats(),
       trace: sim?.trace ?? [],
     };
   } finally {

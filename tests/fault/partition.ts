@@ -9,7 +9,8 @@
  *    participant), while coordination-free writes (SET, INCR, RPUSH) succeed on both sides;
  * 3. the majority removes the isolated node after the member timeout (HGETALL __swytch:members),
  *    and exclusive commands commit there again;
- * 4. heal: the isolated node hears it was removed, starts a new incarnation and joins again; all
+ * 4. heal: the isolated node hears it was removed, starts over as a new node (new node id) and joins
+ *    again, writing again what it took while cut off; all
  *    three nodes end up members and agree on every key written, and an exclusive command commits
  *    on the node that was isolated.
  *
@@ -89,7 +90,7 @@ export interface PartitionReport {
   agreeMs: number | null;
   /** ms from the agreement until each exclusive command committed on the node that was isolated. */
   rejoinCommitMs: Record<string, number>;
-  /** The isolated node's incarnation before and after. */
+  /** The isolated node's node id and incarnation before and after (it starts over under a new id). */
   incarnations: [string, string];
   crashes: Crash[];
   failures: string[];
@@ -210,7 +211,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
     log(`cluster formed: ${nodes.map((x) => `${x.name}=${x.ip} pid ${x.pid}`).join(", ")}`);
     const info0 = await isolated.info();
     report.isolatedId = info0.swytch_node_id ?? "?";
-    report.incarnations[0] = info0.swytch_incarnation ?? "?";
+    report.incarnations[0] = `${info0.swytch_node_id ?? "?"}/${info0.swytch_incarnation ?? "?"}`;
 
     // The queue the pops take from, on every node before the cut.
     const prefill = Array.from({ length: PREFILL }, (_, i) => `e${i}`);
@@ -393,8 +394,13 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
       await diagnose(c, log);
       return false;
     });
-    report.incarnations[1] = (await isolated.info().catch(() => null))?.swytch_incarnation ?? "?";
-    log(`rejoined after ${report.rejoinMs ?? "never"} ms; incarnation ${report.incarnations.join(" -> ")}`);
+    const after = await isolated.info().catch(() => null);
+    report.incarnations[1] = `${after?.swytch_node_id ?? "?"}/${after?.swytch_incarnation ?? "?"}`;
+    log(
+      `rejoined after ${report.rejoinMs ?? "never"} ms; node id/incarnation ${
+        report.incarnations.join(" -> ")
+      }`,
+    );
 
     // Agreement on every key written, then exclusive commands on the node that was isolated, then
     // agreement again for the checks.
@@ -695,7 +701,7 @@ export function formatPartitionReport(r: PartitionReport): string {
   out.push(
     `after the heal: all members and writable in ${r.rejoinMs ?? "never"} ms, agreement in ${
       r.agreeMs ?? "never"
-    } ms; incarnation of ${r.isolated} ${r.incarnations.join(" -> ")}`,
+    } ms; node id/incarnation of ${r.isolated} ${r.incarnations.join(" -> ")}`,
   );
   out.push(`committed on ${r.isolated} after the agreement: ${list(r.rejoinCommitMs, "")}`);
   out.push(

@@ -3,7 +3,7 @@
  * node cut off answers every exclusive command with -PARTITIONED or -TRYAGAIN within the commit
  * timeout plus 500 ms while coordination-free writes go on on both sides; the majority removes it
  * after the member timeout (6 s here) and commits exclusive commands again; after the heal it
- * rejoins under a new incarnation and all three agree. Needs root, `ip netns` and nft; otherwise
+ * starts over under a new node id, rejoins, writes again what it took while cut off, and all three agree. Needs root, `ip netns` and nft; otherwise
  * it is skipped with the reason. FAULT_SEED overrides the seed (which node is cut off).
  */
 import { describe, expect } from "bun:test";

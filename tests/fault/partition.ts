@@ -418,7 +418,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
     const lists = [QUEUE, ...nodes.map((n) => `p:list:${n.name}`)];
     let states: string[] = [];
     // Without the rejoin the rest would only wait out its bounds: one look at the keys instead.
-    const agree = async (what: string) =>
+    const agree = async (what: string, also: (state: string) => boolean = () => true) =>
       await until(rejoined ? rejoinTimeout : 0, async () => {
         const keys = strKeys();
         states = await Promise.all(nodes.map((n) =>
@@ -430,11 +430,13 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
           )
             .catch((e) => `error ${e}`)
         ));
-        return states.every((x) => x === states[0]) && !states[0].startsWith("error");
+        return states.every((x) => x === states[0]) && !states[0].startsWith("error") && also(states[0]);
       }, what).catch((e) => {
-        fail(`${(e as Error).message}: ${
-          nodes.map((n, i) => `${n.name} ${states[i]?.slice(0, 300)}`).join(" | ")
-        }`);
+        fail(
+          `${(e as Error).message}: ${
+            nodes.map((n, i) => `${n.name} ${states[i]?.slice(0, 300)}`).join(" | ")
+          }`,
+        );
         return null;
       });
     if ((await agree("all three to agree")) !== null) report.agreeMs = Math.round(performance.now() - healAt);
@@ -452,9 +454,15 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
           Object.entries(report.rejoinCommitMs).map(([k, ms]) => `${k} +${ms} ms`).join(", ")
         }`,
       );
-      if ((await agree("all three to agree after the rejoin")) !== null) {
-        checkFinal(JSON.parse(states[0]), strKeys(), lists, prefill, acked, report, fail);
-      }
+      // The node that was cut off writes again what it took meanwhile once it has caught up, so
+      // the final state may take a moment more than the first agreement: wait for it (bounded).
+      const complete = (state: string) => {
+        let ok = true;
+        checkFinal(JSON.parse(state), strKeys(), lists, prefill, acked, report, () => ok = false);
+        return ok;
+      };
+      await agree("all three to agree after the rejoin, with every acknowledged write", complete);
+      checkFinal(JSON.parse(states[0]), strKeys(), lists, prefill, acked, report, fail);
     }
   } catch (e) {
     fail(`harness error: ${(e as Error).stack ?? e}`);

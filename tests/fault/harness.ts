@@ -22,7 +22,7 @@ import { checkQueue } from "../checkers/queue.ts";
 import { checkSet } from "../checkers/set.ts";
 import { ROOT, tmpDir } from "../helpers.ts";
 import { Cluster, type Crash, type FaultNode, tail } from "./cluster.ts";
-import { type ExclusiveStats, ExclusiveWorkload, type OpStats, percentile } from "./exclusive.ts";
+import { type ExclusiveStats, ExclusiveWorkload, percentile } from "./exclusive.ts";
 import { Nemesis, type NemesisTally, planSchedule, type Step } from "./nemesis.ts";
 import { NetLab } from "./netns.ts";
 import { type Capabilities, NEMESES, type NemesisKind, probeCapabilities } from "./probe.ts";

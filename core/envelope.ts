@@ -674,7 +674,11 @@ export class Envelopes {
     st.promised = r[2] as number;
     st.accBallot = r[3] as number;
     st.accValue = r[4] as boolean | null;
-    if (st.myVote === true) { for (const k of body.keys) this.#locks.set(keyId(k.db, k.key), body.id); }
+    if (st.myVote === true) {
+      for (const k of body.keys) this.#locks.set(keyId(k.db, k.key), body.id);
+      // What a yes vote set up (a removal's record fence) holds again after a restart.
+      this.#host.votedYes?.(body);
+    }
   }
 
   #jitter(): number {

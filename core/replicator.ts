@@ -87,6 +87,8 @@ export interface ReplicatorOptions {
   plantedBugUnorderedStability?: boolean;
 }
 
+/** How long a node that started over waits, once writable, for every member's status before it writes again. */
+const REEMIT_SETTLE_MS = 1500;
 /** Effects of a removed node's old identity it writes again at most (the rest are lost, logged). */
 const MAX_REEMIT = 1_000_000;
 /** A link whose peer sent nothing (heartbeats included) for this long is closed and redialed. */
@@ -123,6 +125,8 @@ interface Peer {
   view: string;
   /** The peer's clock when it last reported (ms). */
   clockMs: number;
+  /** When its last status arrived (our monotonic ms). */
+  lastStatusMs: number;
   lastHeardMs: number;
   /** Frames received since the last ack we sent. */
   unacked: number;
@@ -396,6 +400,7 @@ export class Replicator {
         statuses: [],
         view: "",
         clockMs: 0,
+        lastStatusMs: 0,
         lastHeardMs: this.env.monotonicMs(),
         unacked: 0,
         aeRound: 0,
@@ -508,6 +513,7 @@ export class Replicator {
           }
         }
         p.statuses.push({ have, ahead, clockMs: p.clockMs });
+        p.lastStatusMs = this.env.monotonicMs();
         if (p.statuses.length > MAX_STATUSES) p.statuses.shift();
         p.view = typeof msg[3] === "string" ? msg[3] : "";
         return;
@@ -975,18 +981,39 @@ export class Replicator {
   /** What the old identity of this node wrote, to write again once it is back (see #onRemoved). */
   #reemit: Effect[] = [];
   #reemitAfterClaims = 0;
+  /** When this node, started over, was first writable and caught up (0: not yet). */
+  #reemitReadyMs = 0;
 
   /**
    * Once this node (started over after a removal) is a writable member holding the cluster's
    * state, its old identity's effects the cluster lacks are written again as new effects.
    */
   #maybeReemit(): void {
-    if (this.writeBlocked() !== null || this.engine.stats.claimsAdopted <= this.#reemitAfterClaims) return;
+    const now = this.env.monotonicMs();
+    if (this.writeBlocked() !== null || this.engine.stats.claimsAdopted <= this.#reemitAfterClaims) {
+      this.#reemitReadyMs = 0;
+      return;
+    }
+    // Members may hold different parts of what the old identity wrote (each took its records until
+    // it voted for the removal): wait for a status from every member, then skip what any names.
+    if (this.#reemitReadyMs === 0) this.#reemitReadyMs = now;
+    const others = this.#members.filter((m) => m.node !== this.nodeId);
+    const fresh = (m: Member) => {
+      const p = this.#peers.get(m.node);
+      return p !== undefined && p.statuses.length > 0 &&
+        p.lastStatusMs >= this.#reemitReadyMs + REEMIT_SETTLE_MS;
+    };
+    if (now < this.#reemitReadyMs + REEMIT_SETTLE_MS || !others.every(fresh)) return;
+    const statuses = others.map((m) => this.#peers.get(m.node)!.statuses.at(-1)!);
+    const named = (w: Writer, seq: number) =>
+      statuses.some((st) =>
+        (st.have.get(w) ?? 0) >= seq || (st.ahead ?? []).some(([x, s]) => x === w && s === seq)
+      );
     const list = this.#reemit;
     this.#reemit = [];
     let n = 0;
     for (const e of list) {
-      if (this.engine.hasEffect(e.db, e.key, e.w, e.seq)) continue;
+      if (this.engine.hasEffect(e.db, e.key, e.w, e.seq) || named(e.w, e.seq)) continue;
       const b = this.engine.begin();
       for (const op of e.ops) b.write(e.db, e.key, op);
       b.commit(() => {});

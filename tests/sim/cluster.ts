@@ -1064,7 +1064,8 @@ class ClusterSim {
     const settled = () =>
       this.clients.every((c) => c.pending === null) &&
       this.slots.every((s) =>
-        this.heldNotLost(s.proc!.engine) === 0 && s.proc!.replicator.envelopes.undecided() === 0
+        this.heldNotLost(s.proc!.engine) === 0 && s.proc!.replicator.envelopes.undecided() === 0 &&
+        s.proc!.replicator.reemitPending() === 0
       ) &&
       new Set(hashes()).size === 1;
     if (!this.until(settled, 60_000, 100)) {

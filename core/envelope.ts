@@ -73,8 +73,11 @@ export type Outcome =
   | { kind: "committed" }
   | { kind: "conflict"; why: string; stale: string[] }
   | { kind: "partitioned"; why: string }
-  /** This node holds an undecided envelope on a key: nothing was sent; `retry` runs once it is decided. */
-  | { kind: "busy"; retry: (run: () => void) => void }
+  /**
+   * This node holds an undecided envelope on a key: nothing was sent; `retry` runs once it is
+   * decided, commands that have waited longest first (`since`: when the command first asked).
+   */
+  | { kind: "busy"; retry: (run: () => void, since: number) => void }
   | { kind: "unknown"; why: string };
 
 /** What the envelope module needs from the node around it. */
@@ -143,7 +146,7 @@ export class Envelopes {
   /** `${db}\0${key}` -> the undecided envelope this node voted yes on (its lock). */
   readonly #locks = new Map<string, string>();
   /** Commands waiting for a local envelope to be decided before they plan again. */
-  #busyWaiters: { id: string; run: () => void; since: number }[] = [];
+  #busyWaiters: { id: string; run: () => void; since: number; queued: number }[] = [];
   readonly #orphanVotes = new Map<string, { votes: Map<string, boolean>; stale: Set<string>; ms: number }>();
   readonly stats = {
     started: 0,
@@ -246,9 +249,17 @@ export class Envelopes {
         // Local contenders queue behind the holder instead of racing it across the network.
         return done({
           kind: "busy",
-          retry: (run) => {
+          retry: (run, since) => {
             if (this.#busyWaiters.length >= MAX_ORPHAN_VOTES) return this.engine.env.setTimer(10, run);
-            this.#busyWaiters.push({ id: holder, run, since: this.engine.env.monotonicMs() });
+            // Oldest first, so a command woken and queued again keeps its place (no starvation).
+            let at = this.#busyWaiters.length;
+            while (at > 0 && this.#busyWaiters[at - 1].since > since) at--;
+            this.#busyWaiters.splice(at, 0, {
+              id: holder,
+              run,
+              since,
+              queued: this.engine.env.monotonicMs(),
+            });
           },
         });
       }
@@ -312,7 +323,7 @@ export class Envelopes {
     // unreachable, or it is taking long) plan again: they then answer -PARTITIONED or wait anew.
     if (this.#busyWaiters.length > 0) {
       const down = this.unreachable() !== null;
-      const woken = this.#busyWaiters.filter((x) => down || now - x.since >= this.#opts.commitTimeoutMs);
+      const woken = this.#busyWaiters.filter((x) => down || now - x.queued >= this.#opts.commitTimeoutMs);
       if (woken.length > 0) {
         this.#busyWaiters = this.#busyWaiters.filter((x) => !woken.includes(x));
         for (const x of woken) this.engine.env.setTimer(0, x.run);
@@ -365,7 +376,7 @@ export class Envelopes {
   #onEnvelope(body: EnvelopeBody): void {
     const known = this.engine.envelopeDecided(body.id);
     if (known !== undefined) return this.#tellDecided(body.w.node, body.id, known);
-    if (this.#states.has(body.id)) return;
+    if (this.#states.has(body.id) || !body.parts.includes(this.#host.self())) return;
     if (this.#states.size >= MAX_UNDECIDED) return; // no vote: it aborts, or waits for recovery
     // Our next effects must stamp above the envelope: a write here after our vote is then
     // serialized after it (docs/protocol.md, "Why it is serializable").
@@ -539,7 +550,8 @@ export class Envelopes {
     if (known !== undefined) return this.#tellDecided(from, body.id, known);
     let st = this.#states.get(body.id);
     if (st === undefined) {
-      if (this.#states.size >= MAX_UNDECIDED) return;
+      // Only a participant holds an envelope (this node may have started over since).
+      if (this.#states.size >= MAX_UNDECIDED || !body.parts.includes(this.#host.self())) return;
       this.engine.hlc.observe(body.hlc);
       st = this.#newState(body, this.engine.env.monotonicMs());
     }
@@ -666,7 +678,7 @@ export class Envelopes {
   #restore(bytes: Uint8Array): void {
     const r = decodeValue(bytes) as unknown[];
     const body = decodeBody(r[0]);
-    if (this.#states.has(body.id)) return;
+    if (this.#states.has(body.id) || !body.parts.includes(this.#host.self())) return;
     const st = this.#newState(body, this.engine.env.monotonicMs());
     st.logged = true;
     st.myVote = r[1] as boolean | null;

@@ -442,7 +442,7 @@ export class Face {
               return finish(err("TRYAGAIN the key stayed busy with other transactions of this node"));
             }
             attempt--;
-            return o.retry(run);
+            return o.retry(run, started);
           case "partitioned":
             this.stats.errorReplies++;
             return finish(

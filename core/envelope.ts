@@ -156,7 +156,6 @@ export class Envelopes {
     recoveries: 0,
     votesNo: 0,
     waits: 0,
-    latencyMsTotal: 0,
   };
 
   constructor(engine: Engine, host: EnvelopeHost, opts: EnvelopeOptions = {}) {
@@ -637,7 +636,6 @@ export class Envelopes {
       const w = st.waiter;
       st.waiter = null;
       if (committed) {
-        this.stats.latencyMsTotal += this.engine.env.monotonicMs() - st.seenMs;
         w({ kind: "committed" });
       } else {
         w({ kind: "conflict", why: "a participant refused", stale: [...st.stale] });

@@ -396,3 +396,20 @@ async function waitForTcp(
   }
   throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`);
 }
+
+/** A run's log: lines stamped with the seconds since it began, kept and passed on to `sink`. */
+export function timeline(sink?: (line: string) => void): {
+  log: (line: string) => void;
+  lines: string[];
+  elapsed: () => number;
+} {
+  const t0 = performance.now();
+  const elapsed = () => performance.now() - t0;
+  const lines: string[] = [];
+  const log = (line: string) => {
+    const s = `+${(elapsed() / 1000).toFixed(3)}s ${line}`;
+    lines.push(s);
+    sink?.(s);
+  };
+  return { log, lines, elapsed };
+}

@@ -23,7 +23,8 @@
  */
 import Redis from "ioredis";
 import type { HistoryRecorder, PendingOp } from "../checkers/history.ts";
-import { type Cluster, type FaultNode, REDIS_PORT } from "./cluster.ts";
+import { type Cluster, type FaultNode } from "./cluster.ts";
+import { historyClient } from "./workload.ts";
 import { Rng } from "./rng.ts";
 
 export interface ExclusiveOptions {
@@ -215,19 +216,7 @@ export class ExclusiveWorkload {
   }
 
   #connect(node: FaultNode, timeoutMs: number): Redis {
-    const r = new Redis({
-      host: node.ip,
-      port: REDIS_PORT,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      enableAutoPipelining: false,
-      connectTimeout: 2000,
-      commandTimeout: timeoutMs,
-      retryStrategy: () => 200,
-    });
-    r.on("error", () => {});
+    const r = historyClient(node, timeoutMs, true);
     r.connect().catch(() => {});
     this.#clients.add(r);
     return r;

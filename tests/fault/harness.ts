@@ -21,7 +21,7 @@ import { checkListAppend } from "../checkers/list_append.ts";
 import { checkQueue } from "../checkers/queue.ts";
 import { checkSet } from "../checkers/set.ts";
 import { ROOT, tmpDir } from "../helpers.ts";
-import { Cluster, type Crash, type FaultNode, tail } from "./cluster.ts";
+import { Cluster, type Crash, type FaultNode, tail, timeline } from "./cluster.ts";
 import { type ExclusiveStats, ExclusiveWorkload, percentile } from "./exclusive.ts";
 import { Nemesis, type NemesisTally, planSchedule, type Step } from "./nemesis.ts";
 import { NetLab } from "./netns.ts";
@@ -147,14 +147,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
   };
   if (caps.harnessSkip !== null) return report;
 
-  const t0 = performance.now();
-  const elapsed = () => performance.now() - t0;
-  const lines: string[] = [];
-  const log = (line: string) => {
-    const s = `+${(elapsed() / 1000).toFixed(3)}s ${line}`;
-    lines.push(s);
-    o.log?.(s);
-  };
+  const { log, lines, elapsed } = timeline(o.log);
   const dir = tmpDir("swytch-fault-");
   report.dir = dir;
   const available = NEMESES.filter((k) => caps.skipped[k] === undefined && (o.only?.includes(k) ?? true));
@@ -188,13 +181,13 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     while (!aborted && performance.now() < until) await Bun.sleep(Math.min(200, until - performance.now()));
   };
 
-  const recorder = new HistoryRecorder(() => performance.now() - t0);
+  const recorder = new HistoryRecorder(elapsed);
   const counters = Array.from({ length: o.counters ?? 4 }, (_, i) => `counter:${i}`);
   const sets = Array.from({ length: o.sets ?? 4 }, (_, i) => `set:${i}`);
   const withExclusive = o.exclusive ?? true;
   // The bank's final reads are its own: keyless, they would read as keyspace dumps to the
   // convergence checker, and its checker takes only its own events (as in the simulator).
-  const bankFinals = new HistoryRecorder(() => performance.now() - t0);
+  const bankFinals = new HistoryRecorder(elapsed);
   let exclusive: ExclusiveWorkload | null = null;
   let workload: Workload | null = null;
   let monitor: { stop(): Promise<void> } | null = null;

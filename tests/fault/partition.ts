@@ -21,7 +21,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Redis from "ioredis";
 import { tmpDir } from "../helpers.ts";
-import { Cluster, type Crash, type FaultNode, REDIS_PORT, tail } from "./cluster.ts";
+import { Cluster, type Crash, type FaultNode, tail, timeline } from "./cluster.ts";
+import { historyClient } from "./workload.ts";
 import { classifyExclusive, percentile } from "./exclusive.ts";
 import { codeVersion } from "./harness.ts";
 import { NetLab, run } from "./netns.ts";
@@ -141,14 +142,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
   };
   if (report.skipped !== null) return report;
 
-  const t0 = performance.now();
-  const elapsed = () => performance.now() - t0;
-  const lines: string[] = [];
-  const log = (line: string) => {
-    const s = `+${(elapsed() / 1000).toFixed(3)}s ${line}`;
-    lines.push(s);
-    o.log?.(s);
-  };
+  const { log, lines, elapsed } = timeline(o.log);
   const fail = (why: string) => {
     report.failures.push(why);
     log(`FAILURE: ${why}`);
@@ -171,19 +165,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
   process.on("SIGTERM", onSignal);
   process.on("exit", emergency);
   const connect = async (node: FaultNode, timeoutMs: number): Promise<Redis> => {
-    const r = new Redis({
-      host: node.ip,
-      port: REDIS_PORT,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      enableAutoPipelining: false,
-      retryStrategy: () => null,
-      connectTimeout: 2000,
-      commandTimeout: timeoutMs,
-    });
-    r.on("error", () => {});
+    const r = historyClient(node, timeoutMs, false);
     clients.push(r);
     await r.connect();
     return r;

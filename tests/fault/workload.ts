@@ -14,6 +14,28 @@ import type { HistoryRecorder } from "../checkers/history.ts";
 import { type Cluster, type FaultNode, REDIS_PORT } from "./cluster.ts";
 import { Rng } from "./rng.ts";
 
+/**
+ * An ioredis connection fit for recording a history: a command is sent once, never queued while
+ * offline nor resent after a reconnect (that would apply an increment twice), and times out after
+ * `commandTimeoutMs`. `reconnect`: dial again after a lost connection. Connect it yourself.
+ */
+export function historyClient(node: FaultNode, commandTimeoutMs: number, reconnect: boolean): Redis {
+  const r = new Redis({
+    host: node.ip,
+    port: REDIS_PORT,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    enableAutoPipelining: false,
+    connectTimeout: 2000,
+    commandTimeout: commandTimeoutMs,
+    retryStrategy: () => (reconnect ? 200 : null),
+  });
+  r.on("error", () => {});
+  return r;
+}
+
 export interface WorkloadOptions {
   cluster: Cluster;
   recorder: HistoryRecorder;
@@ -67,19 +89,7 @@ export class Workload {
   }
 
   #connect(node: FaultNode): Redis {
-    const r = new Redis({
-      host: node.ip,
-      port: REDIS_PORT,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      enableAutoPipelining: false,
-      connectTimeout: 2000,
-      commandTimeout: this.opts.opTimeoutMs,
-      retryStrategy: () => 200,
-    });
-    r.on("error", () => {});
+    const r = historyClient(node, this.opts.opTimeoutMs, true);
     r.connect().catch(() => {});
     this.#clients.push(r);
     return r;

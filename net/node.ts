@@ -2,6 +2,7 @@
  * A running Redis-speaking node: the real Env, the disk, the engine, the Redis face, and the
  * TCP and unix-socket listeners that feed bytes to it.
  */
+import { defaultEncodingLimits } from "../redis/encodings.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -152,6 +153,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       protoMaxBulkLen: 512 * 1024 * 1024,
       clientQueryBufferLimit: 1024 * 1024 * 1024,
       clientOutputBufferLimit: OUTPUT_BUFFER_LIMIT,
+      encodings: defaultEncodingLimits(),
       port: o.port,
       bind: o.bind,
       unixsocket: o.unixsocket,

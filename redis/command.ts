@@ -9,7 +9,7 @@ import type { Batch, Engine } from "../core/engine.ts";
 import type { Op } from "../core/effect.ts";
 import type { KeyState } from "../core/keyspace.ts";
 import type { Reducer } from "../core/reducer.ts";
-import { E, type ErrorReply, type Reply } from "./reply.ts";
+import { E, err, type ErrorReply, type Reply } from "./reply.ts";
 import type { Client } from "./client.ts";
 import type { Face } from "./face.ts";
 
@@ -35,11 +35,41 @@ export interface Ctx {
   readonly db: number;
 }
 
-export type Handler = (ctx: Ctx, args: string[]) => Reply | Deferred;
+export type Handler = (ctx: Ctx, args: string[]) => Reply | Deferred | Block;
 
 /** A reply known only later (SAVE, SHUTDOWN): `start` is called once the command's writes are durable. */
 export class Deferred {
   constructor(readonly start: (reply: (r: Reply) => void) => void) {}
+}
+
+/**
+ * A blocking command (BLPOP, BZPOPMIN, XREAD BLOCK, ...) that found nothing to serve: the handler
+ * wrote nothing and returns this. The face parks the client (FIFO per key, cluster-wide wake-ups
+ * through replicated writes) and runs the command again, with `retryArgs` when given (XREAD's `$`
+ * resolved to an id), whenever one of `keys` is written on any node, until the handler answers
+ * something else or `timeoutMs` (0 = forever) passes, which answers `onTimeout`. Inside MULTI/EXEC
+ * (and scripts) the face answers `onTimeout` at once, as Redis does.
+ */
+export class Block {
+  constructor(
+    readonly keys: readonly string[],
+    readonly timeoutMs: number,
+    readonly onTimeout: Reply,
+    readonly retryArgs?: string[],
+  ) {}
+}
+
+/**
+ * Parses a blocking command's timeout in seconds (a double, as Redis 6+): ms, 0 = forever.
+ * Errors are Redis's.
+ */
+export function timeoutArg(s: string): number {
+  const n = parseFloatArg(s);
+  if (n === null || !Number.isFinite(n)) fail(err("ERR timeout is not a float or out of range"));
+  if (n < 0) fail(err("ERR timeout is negative"));
+  const ms = Math.ceil(n * 1000);
+  if (ms > 2 ** 52) fail(err("ERR timeout is out of range"));
+  return ms;
 }
 
 /** The live state of `key` in the selected db (expired keys are absent). */

@@ -5,6 +5,28 @@
  * conditional write that holds on one node only. docs/compatibility.md lists the classes.
  */
 import { upper } from "./command.ts";
+import { genericExclusive } from "./generic.ts";
+import { bitmapExclusive } from "./types/bitmap.ts";
+import { geoExclusive } from "./types/geo.ts";
+import { hashExclusive } from "./types/hash.ts";
+import { hllExclusive } from "./types/hll.ts";
+import { listExclusive } from "./types/list.ts";
+import { setExclusive } from "./types/set.ts";
+import { streamExclusive } from "./types/stream.ts";
+import { zsetExclusive } from "./types/zset.ts";
+
+/** Per-family rules (each type module owns its own): why the command is exclusive, or null. */
+const FAMILY: Record<string, (args: readonly string[]) => string | null> = {
+  ...genericExclusive,
+  ...bitmapExclusive,
+  ...hllExclusive,
+  ...listExclusive,
+  ...hashExclusive,
+  ...setExclusive,
+  ...zsetExclusive,
+  ...geoExclusive,
+  ...streamExclusive,
+};
 
 /** Always exclusive: pops, moves, read-modify-writes whose reply depends on the old value. */
 const ALWAYS = new Set([
@@ -54,6 +76,8 @@ const SET_CONDITIONS = new Set(["NX", "XX", "GET", "IFEQ", "IFNE", "IFDEQ", "IFD
 /** Why a command is exclusive, or null when it is coordination-free. */
 export function exclusiveReason(name: string, args: readonly string[]): string | null {
   if (ALWAYS.has(name)) return `${name.toUpperCase()} is an exclusive command`;
+  const rule = FAMILY[name];
+  if (rule !== undefined) return rule(args);
   switch (name) {
     case "set":
       for (let i = 3; i < args.length; i++) {

@@ -12,6 +12,7 @@ import type { Env } from "../core/env.ts";
 import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
 import { Client, LIMITS, type Transport } from "./client.ts";
+import type { EncodingLimits } from "./encodings.ts";
 import { exclusiveReason } from "./exclusive.ts";
 import { E, err, type ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 
@@ -48,6 +49,8 @@ export interface FaceConfig {
   hz: number;
   /** Bytes of used memory past which commands flagged denyoom are refused (0 = no limit). */
   maxmemory: number;
+  /** The thresholds OBJECT ENCODING reports by (CONFIG SET hash-max-listpack-entries ...). */
+  encodings: EncodingLimits;
 }
 
 export interface FaceOptions {

@@ -11,6 +11,7 @@
  * slot while it exists, so every key present for the whole scan is returned, whatever else is
  * added or deleted between calls.
  */
+import type { EncodingLimits } from "./encodings.ts";
 import type { KeyState } from "../core/keyspace.ts";
 import { type Ctx, fail, getKey, type Handler, intArg, parseInt64, write } from "./command.ts";
 import { globMatch } from "./command_table.ts";
@@ -373,10 +374,10 @@ function collectionSize(v: unknown): number {
  * The internal encoding Redis would report. A reducer may answer itself with an optional
  * `encoding(value)` method; otherwise it is inferred from the type and the value's size.
  */
-export function objectEncoding(ks: KeyState): string {
+export function objectEncoding(ks: KeyState, limits: EncodingLimits): string {
   const t = ks.type!;
-  const own = (t as { encoding?: (value: unknown) => string }).encoding;
-  if (typeof own === "function") return own.call(t, ks.value);
+  const own = (t as { encoding?: (value: unknown, limits: EncodingLimits) => string }).encoding;
+  if (typeof own === "function") return own.call(t, ks.value, limits);
   const n = collectionSize(ks.value);
   switch (t.type) {
     case "string": {
@@ -395,11 +396,11 @@ export function objectEncoding(ks: KeyState): string {
       return "listpack";
     }
     case "hash":
-      return n > 128 ? "hashtable" : "listpack";
+      return n > limits["hash-max-listpack-entries"] ? "hashtable" : "listpack";
     case "set":
-      return n > 128 ? "hashtable" : "listpack";
+      return n > limits["set-max-listpack-entries"] ? "hashtable" : "listpack";
     case "zset":
-      return n > 128 ? "skiplist" : "listpack";
+      return n > limits["zset-max-listpack-entries"] ? "skiplist" : "listpack";
     case "stream":
       return "stream";
     default:
@@ -409,7 +410,7 @@ export function objectEncoding(ks: KeyState): string {
 
 const objectEncodingCmd: Handler = (ctx, args) => {
   const ks = readKey(ctx, args[2]);
-  return ks === undefined ? null : objectEncoding(ks);
+  return ks === undefined ? null : objectEncoding(ks, ctx.face.config.encodings);
 };
 
 const objectRefcount: Handler = (ctx, args) => {

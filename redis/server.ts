@@ -17,6 +17,7 @@ import {
   topLevelCommands,
 } from "./command_table.ts";
 import { KEY_OVERHEAD_BYTES } from "../core/engine.ts";
+import { ENCODING_ALIASES, ENCODING_RANGES, type EncodingLimits } from "./encodings.ts";
 import { E, err, MapReply, OK, type Reply, SimpleReply, VerbatimReply } from "./reply.ts";
 import { type FaceConfig, RESERVED_PREFIX } from "./face.ts";
 
@@ -272,6 +273,24 @@ const PARAMS: Record<string, Param> = {
   "maxmemory-policy": fixed(() => "noeviction"),
 };
 
+/** The encoding thresholds (redis/encodings.ts), under their names and their old aliases. */
+function encodingParam(name: keyof EncodingLimits): Param {
+  const [min, max] = ENCODING_RANGES[name];
+  return {
+    get: (c) => String(c.encodings[name]),
+    set(c, v) {
+      const n = name.endsWith("-bytes") || name.endsWith("-value") ? parseMemory(v) : parseInt64(v);
+      if (n === null || n < min || n > max) return `argument must be between ${min} and ${max} inclusive`;
+      c.encodings[name] = Number(n);
+      return null;
+    },
+  };
+}
+for (const name of Object.keys(ENCODING_RANGES) as (keyof EncodingLimits)[]) {
+  PARAMS[name] = encodingParam(name);
+}
+for (const [alias, name] of Object.entries(ENCODING_ALIASES)) PARAMS[alias] = encodingParam(name);
+
 function config(ctx: Ctx, args: string[]): Reply {
   const sub = upper(args[1]);
   const c = ctx.face.config;
@@ -309,7 +328,7 @@ function config(ctx: Ctx, args: string[]): Reply {
       }
       pairs.push([name, p, args[i + 1]]);
     }
-    const before = { ...c };
+    const before = { ...c, encodings: { ...c.encodings } };
     for (const [name, p, v] of pairs) {
       const problem = p.set!(c, v);
       if (problem !== null) {

@@ -28,6 +28,7 @@
  *
  * Memory accounting: each field costs its name's and value's lengths plus `HASH_FIELD_OVERHEAD`.
  */
+import type { EncodingLimits } from "../encodings.ts";
 import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
 import {
@@ -255,11 +256,9 @@ function applyIncrFloat(state: HashState | undefined, op: Op): Applied<HashState
 }
 
 /** Redis converts a hash from listpack to hashtable past these (hash-max-listpack-*). */
-const LISTPACK_MAX_ENTRIES = 128;
-const LISTPACK_MAX_VALUE = 64;
 
 /** The hash reducer (TYPE "hash"); see the module comment for its ops. */
-export const hashType: Reducer<HashState> & { encoding(state: HashState): string } = {
+export const hashType: Reducer<HashState> & { encoding(state: HashState, limits: EncodingLimits): string } = {
   type: "hash",
   opcodes: ["hset", "hdel", "hincrby", "hincrbyfloat"],
 
@@ -319,10 +318,10 @@ export const hashType: Reducer<HashState> & { encoding(state: HashState): string
   },
 
   /** OBJECT ENCODING: Redis's listpack holds up to 128 fields, each name and value up to 64 bytes. */
-  encoding(state) {
-    if (state.size > LISTPACK_MAX_ENTRIES) return "hashtable";
+  encoding(state, limits) {
+    if (state.size > limits["hash-max-listpack-entries"]) return "hashtable";
     const flat = state.flat();
-    for (const s of flat) if (s.length > LISTPACK_MAX_VALUE) return "hashtable";
+    for (const s of flat) if (s.length > limits["hash-max-listpack-value"]) return "hashtable";
     return "listpack";
   },
 
@@ -457,3 +456,6 @@ export const hashCommands: Record<string, Handler> = {
   hincrby,
   hincrbyfloat,
 };
+
+/** Why a command of this family is exclusive given its arguments, or null (see redis/exclusive.ts). */
+export const hashExclusive: Record<string, (args: readonly string[]) => string | null> = {};

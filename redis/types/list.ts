@@ -483,3 +483,6 @@ export const listCommands: Record<string, Handler> = {
   lrange,
   lindex,
 };
+
+/** Why a command of this family is exclusive given its arguments, or null (see redis/exclusive.ts). */
+export const listExclusive: Record<string, (args: readonly string[]) => string | null> = {};

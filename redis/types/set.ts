@@ -28,6 +28,7 @@
  *
  * Memory accounting: each member costs its length plus `SET_MEMBER_OVERHEAD`.
  */
+import type { EncodingLimits } from "../encodings.ts";
 import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
 import { type Ctx, fail, getKey, getTyped, type Handler, parseInt64, upper, write } from "../command.ts";
@@ -168,13 +169,8 @@ function applyRem(state: SetState | undefined, op: Op): Applied<SetState> {
   };
 }
 
-/** Redis's set encodings' limits (set-max-intset-entries, set-max-listpack-entries and -value). */
-const INTSET_MAX_ENTRIES = 512;
-const LISTPACK_MAX_ENTRIES = 128;
-const LISTPACK_MAX_VALUE = 64;
-
 /** The set reducer (TYPE "set"); see the module comment for its ops. */
-export const setType: Reducer<SetState> & { encoding(state: SetState): string } = {
+export const setType: Reducer<SetState> & { encoding(state: SetState, limits: EncodingLimits): string } = {
   type: "set",
   opcodes: ["sadd", "srem"],
 
@@ -228,15 +224,17 @@ export const setType: Reducer<SetState> & { encoding(state: SetState): string } 
    * most 512, "listpack" for at most 128 members of at most 64 bytes, else "hashtable". (Redis
    * never converts a set back to a smaller encoding; this does not remember the history.)
    */
-  encoding(state) {
+  encoding(state, limits) {
     const n = state.size;
-    if (n <= INTSET_MAX_ENTRIES) {
+    if (n <= limits["set-max-intset-entries"]) {
       let ints = true;
       for (let i = 0; i < n && ints; i++) ints = parseInt64(state.at(i)!) !== null;
       if (ints) return "intset";
     }
-    if (n > LISTPACK_MAX_ENTRIES) return "hashtable";
-    for (let i = 0; i < n; i++) if (state.at(i)!.length > LISTPACK_MAX_VALUE) return "hashtable";
+    if (n > limits["set-max-listpack-entries"]) return "hashtable";
+    for (let i = 0; i < n; i++) {
+      if (state.at(i)!.length > limits["set-max-listpack-value"]) return "hashtable";
+    }
     return "listpack";
   },
 
@@ -519,3 +517,6 @@ export const setCommands: Record<string, Handler> = {
   sdiffstore: store(diff),
   sintercard,
 };
+
+/** Why a command of this family is exclusive given its arguments, or null (see redis/exclusive.ts). */
+export const setExclusive: Record<string, (args: readonly string[]) => string | null> = {};

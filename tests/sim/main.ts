@@ -15,6 +15,7 @@
  * durable, which no appendfsync policy promises otherwise. After a clean shutdown the prefix must
  * be everything executed. Every reply during the run is also compared with the model's.
  */
+import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import { Engine, fnv64 } from "../../core/engine.ts";
 import type { Client, Transport } from "../../redis/client.ts";
 import { Face, type FaceConfig, handlers, type HostInfo, reducers } from "../../redis/mod.ts";
@@ -118,6 +119,7 @@ export function faceConfig(appendfsync: "always" | "everysec" = "always"): FaceC
     protoMaxBulkLen: 512 * 1024 * 1024,
     clientQueryBufferLimit: 1024 * 1024 * 1024,
     clientOutputBufferLimit: 1 << 30,
+    encodings: defaultEncodingLimits(),
     port: 6379,
     bind: "127.0.0.1",
     unixsocket: "",

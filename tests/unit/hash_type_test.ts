@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import fc from "fast-check";
 import { type Op, Writer } from "../../core/effect.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
 import { MapReply, SimpleReply } from "../../redis/reply.ts";
 import { HASH_FIELD_OVERHEAD, hashCommands, HashState, hashType } from "../../redis/types/hash.ts";
 import { commandNode } from "./fake_env.ts";
+
+const LIMITS = defaultEncodingLimits();
 
 // ---------------------------------------------------------------- reducer
 
@@ -197,12 +200,14 @@ describe("hash reducer", () => {
 
   test("encoding follows Redis's listpack limits", () => {
     let s = hashType.apply(undefined, ["hset", "f", "v"], actx(1)).state!;
-    expect(hashType.encoding(s)).toBe("listpack");
+    expect(hashType.encoding(s, LIMITS)).toBe("listpack");
     s = hashType.apply(s, ["hset", "g", "x".repeat(65)], actx(2)).state!;
-    expect(hashType.encoding(s)).toBe("hashtable");
+    expect(hashType.encoding(s, LIMITS)).toBe("hashtable");
     const many: string[] = [];
     for (let i = 0; i < 129; i++) many.push(`f${i}`, "v");
-    expect(hashType.encoding(hashType.apply(undefined, ["hset", ...many], actx(3)).state!)).toBe("hashtable");
+    expect(hashType.encoding(hashType.apply(undefined, ["hset", ...many], actx(3)).state!, LIMITS)).toBe(
+      "hashtable",
+    );
   });
 
   test("100k fields set and deleted stay fast", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import fc from "fast-check";
 import { type Op, Writer } from "../../core/effect.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
@@ -11,6 +12,8 @@ import {
   SRANDMEMBER_MAX_REPEATS,
 } from "../../redis/types/set.ts";
 import { commandNode } from "./fake_env.ts";
+
+const LIMITS = defaultEncodingLimits();
 
 // ---------------------------------------------------------------- reducer
 
@@ -95,15 +98,15 @@ describe("set reducer", () => {
     expect(enc).toEqual(["b", "a", "c\u0000", "\u00ff"]);
     const d = setType.decode(enc);
     expect(snap(d)).toBe(snap(a));
-    expect(setType.encoding(mk("1", "-5", "9223372036854775807"))).toBe("intset");
-    expect(setType.encoding(mk("1", "01"))).toBe("listpack");
-    expect(setType.encoding(mk("a", "x".repeat(64)))).toBe("listpack");
-    expect(setType.encoding(mk("a", "x".repeat(65)))).toBe("hashtable");
+    expect(setType.encoding(mk("1", "-5", "9223372036854775807"), LIMITS)).toBe("intset");
+    expect(setType.encoding(mk("1", "01"), LIMITS)).toBe("listpack");
+    expect(setType.encoding(mk("a", "x".repeat(64)), LIMITS)).toBe("listpack");
+    expect(setType.encoding(mk("a", "x".repeat(65)), LIMITS)).toBe("hashtable");
     const many = Array.from({ length: 129 }, (_, i) => `m${i}`);
-    expect(setType.encoding(mk(...many))).toBe("hashtable");
+    expect(setType.encoding(mk(...many), LIMITS)).toBe("hashtable");
     const ints = Array.from({ length: 512 }, (_, i) => String(i));
-    expect(setType.encoding(mk(...ints))).toBe("intset");
-    expect(setType.encoding(mk(...ints, "512"))).toBe("hashtable");
+    expect(setType.encoding(mk(...ints), LIMITS)).toBe("intset");
+    expect(setType.encoding(mk(...ints, "512"), LIMITS)).toBe("hashtable");
   });
 
   const stepArb = fc.record({

@@ -1,0 +1,8 @@
+/** HyperLogLog commands: placeholder while they are being built (issue 5). */
+import type { Handler } from "../command.ts";
+
+/** Command handlers, keyed by lower-case command name. */
+export const hllCommands: Record<string, Handler> = {};
+
+/** Why a command of this family is exclusive given its arguments, or null (see redis/exclusive.ts). */
+export const hllExclusive: Record<string, (args: readonly string[]) => string | null> = {};

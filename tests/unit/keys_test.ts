@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
+import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import fc from "fast-check";
 import { Engine } from "../../core/engine.ts";
 import { type Env, noStorage } from "../../core/env.ts";
@@ -78,7 +79,7 @@ function run(args: string[], db = 0): Reply {
   if (handler === undefined) throw new Error(`no handler ${name}`);
   const batch = engine.begin();
   const ctx: Ctx = {
-    face: { touched() {}, digest: () => "0" } as any,
+    face: { touched() {}, digest: () => "0", config: { encodings: defaultEncodingLimits() } } as any,
     engine,
     client: {} as any,
     batch,
@@ -86,7 +87,7 @@ function run(args: string[], db = 0): Reply {
   };
   let reply: Reply;
   try {
-    reply = handler(ctx, args);
+    reply = handler(ctx, args) as Reply;
   } catch (e) {
     if (!(e instanceof CommandError)) throw e;
     reply = e.reply;

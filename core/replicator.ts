@@ -246,6 +246,22 @@ export class Replicator {
     return this.#members;
   }
 
+  /**
+   * How many other members have durably logged effect (w, seq), as their newest statuses say
+   * (WAIT, WAITAOF). Statuses come every heartbeat, so the count lags by up to one.
+   */
+  acknowledgedBy(w: Writer, seq: number): number {
+    let n = 0;
+    for (const m of this.#members) {
+      if (m.node === this.nodeId) continue;
+      const st = this.#peers.get(m.node)?.statuses;
+      const q = st === undefined || st.length === 0 ? undefined : st[st.length - 1];
+      if (q === undefined) continue;
+      if ((q.have.get(w) ?? 0) >= seq || (q.ahead?.some(([aw, as]) => aw === w && as === seq) ?? false)) n++;
+    }
+    return n;
+  }
+
   /** True when this node is one of several members: exclusive commands need envelopes. */
   multiNode(): boolean {
     return this.#members.length > 1;

@@ -388,6 +388,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
         multiNode: () => cn.replicator.multiNode(),
         info: () => cn.replicator.info(),
         writeBlocked: () => cn.replicator.writeBlocked(),
+        acknowledgedBy: (w, seq) => cn.replicator.acknowledgedBy(w, seq),
         commit: (plan, done) => cn.replicator.envelopes.commit(plan, done),
       };
     }, (e) => {

@@ -9,6 +9,8 @@ import { ProtocolError, RespParser } from "./resp_parse.ts";
 import { ReplyEncoder } from "./resp_encode.ts";
 import { err, type Reply } from "./reply.ts";
 import type { Face } from "./face.ts";
+import type { Batch } from "../core/engine.ts";
+import type { Writer } from "../core/effect.ts";
 
 /** What the shell gives a client to talk back. */
 export interface Transport {
@@ -61,6 +63,8 @@ export class Client {
   /** The command being run (CLIENT LIST counts it in the query buffer, as Redis does). */
   currentArgs: readonly string[] = [];
   closed = false;
+  /** The last effect this client's commands wrote on the local path (WAIT, WAITAOF), or null. */
+  lastWrite: { readonly w: Writer; readonly seq: number } | null = null;
   readonly #parser: RespParser;
   readonly #encoder = new ReplyEncoder();
   readonly #transport: Transport;
@@ -123,6 +127,12 @@ export class Client {
       this.#closeAfterReplies();
     }
     this.flush();
+  }
+
+  /** Remembers the last effect of a batch this client is about to commit (WAIT counts its acks). */
+  noteWrite(batch: Batch): void {
+    const last = batch.entries.at(-1);
+    if (last !== undefined) this.lastWrite = { w: last.e.w, seq: last.e.seq };
   }
 
   /** Stops running commands until `resume` (an envelope is deciding this client's command). */

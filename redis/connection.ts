@@ -221,6 +221,19 @@ function client(ctx: Ctx, args: string[]): Reply {
     }
     case "KILL":
       return clientKill(ctx, args);
+    case "UNBLOCK": {
+      if (args.length > 4) fail(E.syntax);
+      const id = parseInt64(args[2]);
+      if (id === null) fail(E.notInt);
+      let withError = false;
+      if (args.length === 4) {
+        const how = upper(args[3]);
+        if (how === "ERROR") withError = true;
+        else if (how !== "TIMEOUT") fail(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
+      }
+      const target = ctx.face.clients.get(Number(id));
+      return target !== undefined && ctx.face.unblock(target, withError) ? 1 : 0;
+    }
     case "NO-EVICT":
       c.noEvict = onOff(args[2]);
       return OK;

@@ -6,10 +6,10 @@
  * group and one log record. The envelope and parked paths of later issues slot in at `#run`.
  */
 import { type Engine, overUnstableLimit } from "../core/engine.ts";
-import type { EffectId } from "../core/effect.ts";
+import type { EffectId, Writer } from "../core/effect.ts";
 import type { EnvelopePlan, Outcome } from "../core/envelope.ts";
 import type { Env } from "../core/env.ts";
-import { CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
+import { Block, CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
 import { Client, LIMITS, type Transport } from "./client.ts";
 import type { EncodingLimits } from "./encodings.ts";
@@ -81,22 +81,31 @@ export interface ClusterHooks {
   writeBlocked(): string | null;
   /** Commits an envelope across the members (core/envelope.ts). */
   commit(plan: EnvelopePlan, done: (o: Outcome) => void): void;
+  /** How many other members have durably logged effect (w, seq) (WAIT, WAITAOF). */
+  acknowledgedBy(w: Writer, seq: number): number;
 }
 
 /** Exclusive commands that do not run as envelopes yet: they refuse in a cluster of several nodes. */
-const NOT_ENVELOPED = new Set([
-  "blpop",
-  "brpop",
-  "blmpop",
-  "blmove",
-  "brpoplpush",
-  "bzpopmin",
-  "bzpopmax",
-  "bzmpop",
-  "eval",
-  "evalsha",
-  "fcall",
-]);
+const NOT_ENVELOPED = new Set(["eval", "evalsha", "fcall"]);
+
+/** A client parked by a blocking command (BLPOP, XREAD BLOCK...) until a key it waits on is written. */
+interface Parked {
+  readonly client: Client;
+  readonly spec: CommandSpec;
+  /** The command run again on every wake-up. */
+  readonly args: string[];
+  /** `${db}\0${key}` of each key waited on. */
+  readonly ids: readonly string[];
+  readonly onTimeout: Reply;
+  readonly release: (r: Reply) => void;
+  timer: unknown;
+  /** A re-run is in flight (an envelope deciding): its outcome, not the timeout, answers. */
+  running: boolean;
+  /** The timeout passed while a re-run was in flight. */
+  timedOut: boolean;
+  /** Answered (or the client left): ignore late wake-ups. */
+  done: boolean;
+}
 
 /** Attempts of an implicit transaction (and of EXEC) that lost a conflict before -TRYAGAIN. */
 export const ENVELOPE_ATTEMPTS = 8;
@@ -134,6 +143,12 @@ export class Face {
   readonly #handlers: Map<string, Handler>;
   /** `${db}\0${key}` -> clients watching it. */
   readonly #watchers = new Map<string, Set<Client>>();
+  /** `${db}\0${key}` -> clients blocked on it, oldest first. */
+  readonly #parkedByKey = new Map<string, Parked[]>();
+  readonly #parkedByClient = new Map<Client, Parked>();
+  /** Keys with blocked clients written since the last wake-up pass. */
+  readonly #readyKeys = new Set<string>();
+  #wakeScheduled = false;
   #nextClientId = 1;
   #cronTimer: unknown = null;
   /** The cluster, once the node replicates; null for a node that never joined one. */
@@ -162,6 +177,8 @@ export class Face {
       startWallMs: this.env.wallMs(),
     };
     engine.onExpired = (db, key) => this.touched(db, key);
+    // Writes replicated from other nodes wake blocked clients and fail WATCH as local ones do.
+    engine.onApplied = (db, key) => this.touched(db, key);
     this.#scheduleCron();
   }
 
@@ -186,6 +203,8 @@ export class Face {
   /** Called by a client when it is gone. */
   disconnected(c: Client): void {
     this.unwatchAll(c);
+    const p = this.#parkedByClient.get(c);
+    if (p !== undefined) this.#unpark(p, null);
     this.clients.delete(c.id);
   }
 
@@ -244,7 +263,13 @@ export class Face {
         }
         const blocked = this.cluster.writeBlocked();
         if (blocked !== null) return this.#reject(client, err(`TRYAGAIN ${blocked}`), spec);
-        return this.#envelope(client, [args], null);
+        const release = client.replyLater();
+        client.suspend();
+        return this.#envelope(client, [args], null, (r) => {
+          if (r instanceof Block) return this.#park(client, spec, args, r, release);
+          release(r);
+          client.resume();
+        });
       }
     }
     if (client.multi !== null && !MULTI_IMMEDIATE.has(spec.name)) {
@@ -270,6 +295,12 @@ export class Face {
     }
     const batch = this.engine.begin();
     const reply = this.#run(client, spec, args, batch);
+    if (reply instanceof Block) {
+      batch.release();
+      const release = client.replyLater();
+      client.suspend();
+      return this.#park(client, spec, args, reply, release);
+    }
     this.#commitAndReply(client, batch, reply);
   }
 
@@ -326,7 +357,7 @@ export class Face {
     spec: CommandSpec,
     args: string[],
     batch: ReturnType<Engine["begin"]>,
-  ): Reply | Deferred {
+  ): Reply | Deferred | Block {
     const handler = this.#handlers.get(spec.name) ??
       (spec.container !== undefined ? this.#handlers.get(spec.container.name) : undefined);
     client.lastCommand = spec.name;
@@ -359,6 +390,7 @@ export class Face {
       batch.release();
       return client.reply(reply);
     }
+    client.noteWrite(batch);
     let done = false;
     let release: ((r: Reply) => void) | null = null;
     batch.commit(() => {
@@ -378,17 +410,16 @@ export class Face {
    * own writes. A conflict re-plans after a random pause, a bounded number of times; a watched
    * key that changed anywhere answers EXEC with nil.
    */
-  #envelope(client: Client, commands: string[][], watched: Map<string, EffectId[]> | null): void {
+  #envelope(
+    client: Client,
+    commands: string[][],
+    watched: Map<string, EffectId[]> | null,
+    finish: (r: Reply | Block) => void,
+  ): void {
     const cluster = this.cluster!;
-    const release = client.replyLater();
-    client.suspend();
     const multi = watched !== null;
     let attempt = 0;
     const started = this.env.monotonicMs();
-    const finish = (r: Reply) => {
-      release(r);
-      client.resume();
-    };
     const run = () => {
       if (client.closed) return;
       attempt++;
@@ -400,7 +431,7 @@ export class Face {
         for (const args of commands) {
           const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
           const r = this.#run(client, spec, args, batch);
-          replies.push(r instanceof Deferred ? err("ERR command cannot run inside MULTI") : r);
+          replies.push(inTransaction(r));
         }
         reply = replies;
       } else {
@@ -409,6 +440,10 @@ export class Face {
         if (r instanceof Deferred) {
           batch.release();
           return finish(err("ERR command cannot run as an envelope"));
+        }
+        if (r instanceof Block) {
+          batch.release();
+          return finish(r);
         }
         reply = r;
         // Nothing written (a pop of an empty list, SET NX of a key that exists): the reply
@@ -514,14 +549,21 @@ export class Face {
       // A transaction promises a state every member agrees on: a node still joining has none.
       const why = this.cluster.writeBlocked();
       if (why !== null) return this.#refuse(client, err(`TRYAGAIN ${why}`));
-      if (this.cluster.multiNode()) return this.#envelope(client, queued, watched);
+      if (this.cluster.multiNode()) {
+        const release = client.replyLater();
+        client.suspend();
+        return this.#envelope(client, queued, watched, (r) => {
+          release(r as Reply);
+          client.resume();
+        });
+      }
     }
     const batch = this.engine.begin();
     const replies: Reply[] = [];
     for (const args of queued) {
       const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
       const r = this.#run(client, spec, args, batch);
-      replies.push(r instanceof Deferred ? err("ERR command cannot run inside MULTI") : r);
+      replies.push(inTransaction(r));
     }
     this.#commitAndReply(client, batch, replies);
   }
@@ -557,11 +599,142 @@ export class Face {
     client.watchDirty = false;
   }
 
-  /** A key was written (or expired): clients watching it fail their EXEC. */
+  /** A key was written (or expired), here or on another node: watchers fail EXEC, blocked clients wake. */
   touched(db: number, key: string): void {
+    if (this.#parkedByKey.size > 0) {
+      const id = `${db}\u0000${key}`;
+      if (this.#parkedByKey.has(id)) {
+        this.#readyKeys.add(id);
+        if (!this.#wakeScheduled) {
+          this.#wakeScheduled = true;
+          this.env.setTimer(0, () => this.#wake());
+        }
+      }
+    }
     if (this.#watchers.size === 0) return;
     const set = this.#watchers.get(`${db}\u0000${key}`);
     if (set !== undefined) { for (const c of set) c.watchDirty = true; }
+  }
+
+  // ---------------------------------------------------------------- blocking commands
+
+  /**
+   * Parks `client` on the keys of `block` (its reply slot `release` already reserved, the client
+   * suspended): the command runs again, oldest parked client first, whenever one of the keys is
+   * written on any node, until it answers something else or its timeout passes.
+   */
+  #park(client: Client, spec: CommandSpec, args: string[], block: Block, release: (r: Reply) => void): void {
+    if (client.closed) return;
+    const p: Parked = {
+      client,
+      spec,
+      args: block.retryArgs ?? args,
+      ids: [...new Set(block.keys)].map((k) => `${client.db}\u0000${k}`),
+      onTimeout: block.onTimeout,
+      release,
+      timer: null,
+      running: false,
+      timedOut: false,
+      done: false,
+    };
+    this.#parkedByClient.set(client, p);
+    for (const id of p.ids) {
+      const q = this.#parkedByKey.get(id);
+      if (q === undefined) this.#parkedByKey.set(id, [p]);
+      else q.push(p);
+    }
+    if (block.timeoutMs > 0) {
+      p.timer = this.env.setTimer(block.timeoutMs, () => {
+        p.timer = null;
+        if (p.running) p.timedOut = true;
+        else this.#unpark(p, p.onTimeout);
+      });
+    }
+  }
+
+  /** Answers a parked client with `reply` (null: it left) and lets it run its next commands. */
+  #unpark(p: Parked, reply: Reply | null): void {
+    if (p.done) return;
+    p.done = true;
+    if (p.timer !== null) this.env.clearTimer(p.timer);
+    this.#parkedByClient.delete(p.client);
+    for (const id of p.ids) {
+      const q = this.#parkedByKey.get(id);
+      if (q === undefined) continue;
+      const i = q.indexOf(p);
+      if (i >= 0) q.splice(i, 1);
+      if (q.length === 0) this.#parkedByKey.delete(id);
+    }
+    if (reply === null) return;
+    p.release(reply);
+    p.client.resume();
+  }
+
+  /** Runs the commands parked on the keys written since the last pass, oldest first. */
+  #wake(): void {
+    this.#wakeScheduled = false;
+    const ids = [...this.#readyKeys];
+    this.#readyKeys.clear();
+    for (const id of ids) {
+      for (const p of [...(this.#parkedByKey.get(id) ?? [])]) {
+        if (!p.done && !p.running) this.#retry(p);
+      }
+    }
+  }
+
+  /** Runs a parked command again: as an envelope when it is exclusive in a cluster, else locally. */
+  #retry(p: Parked): void {
+    const { client, spec, args } = p;
+    const done = (r: Reply | Block) => {
+      p.running = false;
+      if (!(r instanceof Block)) return this.#unpark(p, r);
+      if (p.timedOut) this.#unpark(p, p.onTimeout);
+    };
+    p.running = true;
+    if (this.cluster !== null && this.cluster.multiNode() && exclusiveReason(spec.name, args) !== null) {
+      const blocked = this.cluster.writeBlocked();
+      if (blocked !== null) return done(err(`TRYAGAIN ${blocked}`));
+      return this.#envelope(client, [args], null, done);
+    }
+    const batch = this.engine.begin();
+    const r = this.#run(client, spec, args, batch);
+    if (r instanceof Block || r instanceof Deferred) {
+      batch.release();
+      return done(r instanceof Block ? r : err("ERR command cannot block"));
+    }
+    if (batch.readOnly()) {
+      batch.release();
+      return done(r);
+    }
+    // Marked answered now so a second wake-up cannot run it again; the reply leaves once durable.
+    p.running = false;
+    client.noteWrite(batch);
+    this.#unpark(p, null);
+    batch.commit(() => {
+      p.release(r);
+      client.resume();
+    });
+  }
+
+  /** Clients blocked right now (INFO blocked_clients). */
+  blockedClients(): number {
+    return this.#parkedByClient.size;
+  }
+
+  /** Keys blocked clients wait on (INFO total_blocking_keys). */
+  blockingKeys(): number {
+    return this.#parkedByKey.size;
+  }
+
+  /**
+   * CLIENT UNBLOCK: answers a blocked client with its timeout reply, or with an UNBLOCKED error.
+   * False if the client is not blocked (or its re-run is being decided).
+   */
+  unblock(client: Client, withError: boolean): boolean {
+    const p = this.#parkedByClient.get(client);
+    if (p === undefined || p.running) return false;
+    this.#unpark(p, withError ? err("UNBLOCKED client unblocked via CLIENT UNBLOCK") : p.onTimeout);
+    return true;
   }
 
   /**
@@ -609,6 +782,13 @@ export class Face {
       if (now - c.lastInteractionMs > this.config.timeout * 1000) c.kill();
     }
   }
+}
+
+/** A queued command's reply inside EXEC: a blocking command that finds nothing answers its timeout reply. */
+function inTransaction(r: Reply | Deferred | Block): Reply {
+  if (r instanceof Deferred) return err("ERR command cannot run inside MULTI");
+  if (r instanceof Block) return r.onTimeout;
+  return r;
 }
 
 function rootName(spec: CommandSpec): string {

@@ -5,6 +5,7 @@ import { connectionCommands } from "./connection.ts";
 import { genericCommands } from "./generic.ts";
 import { keyCommands } from "./keys.ts";
 import { serverCommands } from "./server.ts";
+import { waitCommands } from "./wait.ts";
 import { bitmapCommands } from "./types/bitmap.ts";
 import { geoCommands } from "./types/geo.ts";
 import { hashCommands, hashType } from "./types/hash.ts";
@@ -32,6 +33,7 @@ export const reducers: readonly Reducer<any>[] = [
 export const handlers: Record<string, Handler> = {
   ...connectionCommands,
   ...serverCommands,
+  ...waitCommands,
   ...keyCommands,
   ...genericCommands,
   ...stringCommands,

@@ -83,13 +83,13 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["maxclients", f.config.maxclients],
       ["client_recent_max_input_buffer", 0],
       ["client_recent_max_output_buffer", 0],
-      ["blocked_clients", 0],
+      ["blocked_clients", f.blockedClients()],
       ["tracking_clients", 0],
       ["pubsub_clients", 0],
       ["watching_clients", watching],
       ["clients_in_timeout_table", 0],
       ["total_watched_keys", f.watchedKeys()],
-      ["total_blocking_keys", 0],
+      ["total_blocking_keys", f.blockingKeys()],
       ["total_blocking_keys_on_nokey", 0],
     ]));
   }

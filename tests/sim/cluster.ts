@@ -298,6 +298,7 @@ class ClusterSim {
       multiNode: () => replicator.multiNode(),
       info: () => replicator.info(),
       writeBlocked: () => replicator.writeBlocked(),
+      acknowledgedBy: (w, seq) => replicator.acknowledgedBy(w, seq),
       commit: (plan, done) => {
         this.crashMidCommit(i);
         const trap = this.commitTrap(i);

@@ -286,7 +286,8 @@ export class Engine {
     const d = this.dbs[db];
     const ks = d.map.get(key);
     if (ks === undefined || ks.type === null) return undefined;
-    if (ks.deadline !== 0 && ks.deadline <= nowMs) {
+    const end = ks.end;
+    if (end !== 0 && end <= nowMs) {
       // A key the open batch wrote stays in place (its effect is being built); the fold resets
       // it at the next write anyway, since that write's hlc is past the deadline.
       if (this.#open === null || this.#open._entry(ks) === undefined) this.#expire(db, key, ks);
@@ -351,6 +352,7 @@ export class Engine {
     (entry.e.ops as Op[]).push(op);
     applyOp(ks, entry.e, entry.e.ops.length - 1, this.registry, entry.steps, withUndo);
     this.#account(d, db, key, ks, before, beforeDeadline);
+    ks.accessMs = batch.nowMs;
   }
 
   /** Forgets the open batch (it wrote nothing). */
@@ -1436,6 +1438,9 @@ export class Engine {
     const wasExpiring = wasLive && beforeDeadline !== 0, isExpiring = isLive && ks.deadline !== 0;
     if (wasExpiring !== isExpiring) d.expiring += isExpiring ? 1 : -1;
     if (isExpiring && ks.deadline !== beforeDeadline) this.#deadlines.push(ks.deadline, db, key, ks);
+    // A value that ends by itself before its deadline (a hash whose fields all expire) is indexed too.
+    const end = isLive ? ks.end : 0;
+    if (end !== 0 && end !== ks.deadline) this.#deadlines.push(end, db, key, ks);
   }
 
   #dropIfSettled(db: number, key: string, ks: KeyState): void {
@@ -1456,7 +1461,7 @@ export class Engine {
   /** Frees an expired key whose history is settled (no effect: every node expires it alike). */
   #expire(db: number, key: string, ks: KeyState): void {
     if (!ks.settled()) return;
-    if (this.#clustered && (ks.deadline >= this.expirySafeMs || this.#heldCount > 0)) return;
+    if (this.#clustered && (ks.end >= this.expirySafeMs || this.#heldCount > 0)) return;
     const d = this.dbs[db];
     const before = this.#measure(ks), beforeDeadline = ks.deadline;
     ks.type = null;
@@ -1496,7 +1501,7 @@ export class Engine {
   /** True while an index entry still describes its key (same state object, same deadline). */
   #indexed(x: DeadlineEntry): boolean {
     const ks = x.ks;
-    return ks.deadline === x.deadline && ks.type !== null && this.dbs[x.db].map.get(x.key) === ks;
+    return ks.type !== null && ks.end === x.deadline && this.dbs[x.db].map.get(x.key) === ks;
   }
 
   #expiringTotal(): number {
@@ -1679,8 +1684,7 @@ export class Engine {
   stateHash(nowMs = 0): string {
     const parts: string[] = [];
     this.dbs.forEach((d, db) => {
-      const live = (ks: KeyState) =>
-        ks.type !== null && (nowMs === 0 || ks.deadline === 0 || ks.deadline > nowMs);
+      const live = (ks: KeyState) => ks.type !== null && (nowMs === 0 || ks.end === 0 || ks.end > nowMs);
       const keys = [...d.map.keys()].filter((k) => live(d.map.get(k)!)).sort();
       for (const k of keys) {
         const ks = d.map.get(k)!;

@@ -47,7 +47,8 @@ const NO_UNDO: unknown[] = [];
  */
 export function applyEffect(ks: KeyState, e: Effect, reg: ReducerRegistry, withUndo: boolean): unknown[] {
   const steps: unknown[] = withUndo ? [] : NO_UNDO;
-  if (ks.deadline !== 0 && hlcMs(e.hlc) >= ks.deadline) {
+  const end = ks.end;
+  if (end !== 0 && hlcMs(e.hlc) >= end) {
     if (withUndo) steps.push(snapshot(ks));
     clear(ks);
   }

@@ -47,6 +47,8 @@ export class KeyState {
   tipW: Writer | null = null;
   tipSeq = 0;
   ext: KeyExt | null = null;
+  /** When a command of this node last wrote the key or a face looked it up for a client (ms; 0: never). */
+  accessMs = 0;
 
   #ext(): KeyExt {
     return this.ext ??= new KeyExt();
@@ -64,6 +66,13 @@ export class KeyState {
     if (ms === 0 && this.ext === null) return;
     this.#ext().deadline = ms;
     if (ms === 0) this.#shrink();
+  }
+
+  /** When the key stops existing: the sooner of its deadline and its value's own end (0 = never). */
+  get end(): number {
+    const d = this.deadline;
+    const e = this.type === null || this.type.endsAt === undefined ? 0 : this.type.endsAt(this.value);
+    return e === 0 || (d !== 0 && d <= e) ? d : e;
   }
 
   /** Tips besides the first (concurrent writes), or null. */

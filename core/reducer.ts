@@ -46,6 +46,11 @@ export interface Reducer<S = unknown> {
   canonical(state: S): string;
   /** Keyspace event name of an op, e.g. "lpush". */
   event(op: Op): string;
+  /**
+   * When the value empties by itself (every part of it expired, as a hash whose fields all have
+   * deadlines), in ms; 0 = never. The key then ends like at a deadline, without one being set.
+   */
+  endsAt?(state: S): number;
 }
 
 /** Opcode -> reducer, and type name -> reducer. */

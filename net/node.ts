@@ -154,6 +154,8 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       clientQueryBufferLimit: 1024 * 1024 * 1024,
       clientOutputBufferLimit: OUTPUT_BUFFER_LIMIT,
       encodings: defaultEncodingLimits(),
+      maxmemoryPolicy: "noeviction",
+      save: "",
       port: o.port,
       bind: o.bind,
       unixsocket: o.unixsocket,

@@ -74,7 +74,9 @@ export function timeoutArg(s: string): number {
 
 /** The live state of `key` in the selected db (expired keys are absent). */
 export function getKey(ctx: Ctx, key: string, db = ctx.db): KeyState | undefined {
-  return ctx.batch.get(db, key);
+  const ks = ctx.batch.get(db, key);
+  if (ks !== undefined && !ctx.client.noTouch) ks.accessMs = ctx.batch.nowMs;
+  return ks;
 }
 
 /**
@@ -89,6 +91,7 @@ export function getTyped<S>(ctx: Ctx, key: string, type: Reducer<S>, db = ctx.db
   }
   if (ks.type !== type) fail(E.wrongType);
   ctx.engine.stats.keyspaceHits++;
+  if (!ctx.client.noTouch) ks.accessMs = ctx.batch.nowMs;
   return ks.value as S;
 }
 

@@ -49,6 +49,10 @@ export interface FaceConfig {
   hz: number;
   /** Bytes of used memory past which commands flagged denyoom are refused (0 = no limit). */
   maxmemory: number;
+  /** CONFIG save: recorded only (the effect log is written continuously; there are no snapshots to schedule). */
+  save: string;
+  /** CONFIG maxmemory-policy: recorded (Swytch evicts nothing); an LFU policy makes OBJECT IDLETIME refuse. */
+  maxmemoryPolicy: string;
   /** The thresholds OBJECT ENCODING reports by (CONFIG SET hash-max-listpack-entries ...). */
   encodings: EncodingLimits;
 }

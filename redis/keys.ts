@@ -426,7 +426,18 @@ const objectRefcount: Handler = (ctx, args) => {
   return 1;
 };
 
-const objectIdletime: Handler = (ctx, args) => (readKey(ctx, args[2]) === undefined ? null : 0);
+const LFU_SELECTED = err(
+  "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching " +
+    "between policies at runtime LRU and LFU data will take some time to adjust.",
+);
+
+/** OBJECT IDLETIME: seconds since a command last read or wrote the key on this node. */
+const objectIdletime: Handler = (ctx, args) => {
+  const ks = readKey(ctx, args[2]);
+  if (ks === undefined) return null;
+  if (ctx.face.config.maxmemoryPolicy.includes("lfu")) fail(LFU_SELECTED);
+  return Math.max(0, Math.floor((ctx.batch.nowMs - ks.accessMs) / 1000));
+};
 
 const objectFreq: Handler = (ctx, args) => {
   if (readKey(ctx, args[2]) === undefined) return null;

@@ -150,6 +150,7 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["total_net_output_bytes", f.stats.netOutputBytes],
       ["rejected_connections", f.stats.rejectedConnections],
       ["expired_keys", e.stats.expiredKeys],
+      ["migrate_cached_sockets", 0],
       ["evicted_keys", 0],
       ["keyspace_hits", e.stats.keyspaceHits],
       ["keyspace_misses", e.stats.keyspaceMisses],
@@ -246,6 +247,18 @@ function parseMemory(v: string): number | null {
 
 const fixed = (v: (c: FaceConfig) => string): Param => ({ get: v });
 
+/** Redis's eviction policies (CONFIG SET maxmemory-policy accepts them; Swytch evicts nothing). */
+const MAXMEMORY_POLICIES = [
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "noeviction",
+];
+
 /** Parameters the node honours or reports; unknown ones are refused in Redis's words. */
 const PARAMS: Record<string, Param> = {
   requirepass: {
@@ -268,9 +281,26 @@ const PARAMS: Record<string, Param> = {
   dir: fixed((c) => c.dir),
   appendfsync: fixed((c) => c.appendfsync),
   appendonly: fixed((c) => (c.appendonly ? "yes" : "no")),
-  save: fixed(() => ""),
   maxmemory: memParam("maxmemory"),
-  "maxmemory-policy": fixed(() => "noeviction"),
+  "maxmemory-policy": {
+    get: (c) => c.maxmemoryPolicy,
+    set(c, v) {
+      const policy = v.toLowerCase();
+      if (!MAXMEMORY_POLICIES.includes(policy)) {
+        return "argument(s) must be one of the following: " + MAXMEMORY_POLICIES.join(", ");
+      }
+      c.maxmemoryPolicy = policy;
+      return null;
+    },
+  },
+  save: {
+    get: (c) => c.save,
+    set(c, v) {
+      if (v !== "" && !/^(\d+ \d+)( \d+ \d+)*$/.test(v.trim())) return "Invalid save parameters";
+      c.save = v.trim();
+      return null;
+    },
+  },
 };
 
 /** The encoding thresholds (redis/encodings.ts), under their names and their old aliases. */

@@ -120,6 +120,8 @@ export function faceConfig(appendfsync: "always" | "everysec" = "always"): FaceC
     clientQueryBufferLimit: 1024 * 1024 * 1024,
     clientOutputBufferLimit: 1 << 30,
     encodings: defaultEncodingLimits(),
+    maxmemoryPolicy: "noeviction",
+    save: "",
     port: 6379,
     bind: "127.0.0.1",
     unixsocket: "",

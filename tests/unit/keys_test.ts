@@ -79,7 +79,11 @@ function run(args: string[], db = 0): Reply {
   if (handler === undefined) throw new Error(`no handler ${name}`);
   const batch = engine.begin();
   const ctx: Ctx = {
-    face: { touched() {}, digest: () => "0", config: { encodings: defaultEncodingLimits() } } as any,
+    face: {
+      touched() {},
+      digest: () => "0",
+      config: { encodings: defaultEncodingLimits(), maxmemoryPolicy: "noeviction" },
+    } as any,
     engine,
     client: {} as any,
     batch,
@@ -855,6 +859,12 @@ describe("OBJECT", () => {
     set("n", "10000");
     expect(r("OBJECT", "REFCOUNT", "n")).toBe(1);
     expect(r("OBJECT", "IDLETIME", "s")).toBe(0);
+    clock += 5000;
+    // OBJECT itself does not touch the key; a read does.
+    expect(r("OBJECT", "IDLETIME", "s")).toBe(5);
+    expect(r("OBJECT", "IDLETIME", "s")).toBe(5);
+    r("EXISTS", "s");
+    expect(r("OBJECT", "IDLETIME", "s")).toBe(5);
     expect(errorOf("OBJECT", "FREQ", "s")).toStartWith(
       "ERR An LFU maxmemory policy is not selected, access frequency not tracked.",
     );

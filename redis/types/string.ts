@@ -3,10 +3,13 @@
  *
  * A value is a binary string, one JS char per byte ("latin1"). Ops are normalized and total:
  *   ["set", v]            value v, TTL cleared;     ["set", v, 1]  value v, TTL kept (KEEPTTL);
+ *   ["set", v, 2]         value v, TTL cleared, OBJECT ENCODING "raw" (BITOP's result);
  *   ["incr", delta]       int64 add (number or bigint); no-op on a non-integer value or overflow;
  *   ["incrbyfloat", d]    long-double add; d is the client's decimal text (or a number); no-op on a
  *                         non-float value or an inf/NaN result;
- *   ["append", s];  ["setrange", offset, s]   (zero-padded).
+ *   ["append", s];  ["setrange", offset, s]   (zero-padded);
+ *   ["setbit", offset, bit] and the BITFIELD ops ["bfset" | "bfincr" | "bfgrow", ...] (redis/types/bitmap.ts);
+ *   the HyperLogLog ops ["pfadd" | "pfmerge" | "pfcache" | "pfdense", ...] (redis/types/hll.ts).
  * Expiry, deletion and copies are the core's ops (pexpire, pexpireat, persist, del, restore).
  *
  * INCRBYFLOAT follows Redis on x86-64, where the arithmetic is done in 80-bit extended precision
@@ -18,6 +21,8 @@ import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
 import { type Ctx, fail, getTyped, type Handler, normInt, parseInt64, write } from "../command.ts";
 import { E, err, MapReply, OK, type Reply } from "../reply.ts";
+import { applyBitOp } from "./bitmap.ts";
+import { applyHllOp } from "./hll.ts";
 
 // ------------------------------------------------------------------------------------------------
 // Integers
@@ -298,6 +303,7 @@ function setRange(s: string, offset: number, v: string): string | null {
   }
 }
 
+/** Keyspace event names; "" for ops Redis announces nothing for (PFCOUNT's cache, PFDEBUG). */
 const EVENTS: Record<string, string> = {
   set: "set",
   incr: "incrby",
@@ -305,18 +311,40 @@ const EVENTS: Record<string, string> = {
   append: "append",
   setrange: "setrange",
   setbit: "setbit",
+  bfset: "setbit",
+  bfincr: "setbit",
+  bfgrow: "setbit",
+  pfadd: "pfadd",
+  pfmerge: "pfadd",
+  pfcache: "",
+  pfdense: "",
 };
 
 export const stringType: Reducer<StrState> & { encoding(state: StrState): string } = {
   type: "string",
-  opcodes: ["set", "incr", "incrbyfloat", "append", "setrange", "setbit"],
+  // Listed literally: bitmap.ts and hll.ts import this module, so their constants may not exist yet.
+  opcodes: [
+    "set",
+    "incr",
+    "incrbyfloat",
+    "append",
+    "setrange",
+    "setbit",
+    "bfset",
+    "bfincr",
+    "bfgrow",
+    "pfadd",
+    "pfmerge",
+    "pfcache",
+    "pfdense",
+  ],
 
   apply(prev: StrState | undefined, op: Op): Applied<StrState> {
     const state = sv(prev);
     switch (op[0]) {
       case "set": {
         const v = op[1];
-        return changed(prev, typeof v === "string" ? v : String(v), op[2] !== 1);
+        return changed(prev, typeof v === "string" ? v : String(v), op[2] !== 1, op[2] === 2);
       }
       case "incr": {
         const delta = op[1];
@@ -364,6 +392,19 @@ export const stringType: Reducer<StrState> & { encoding(state: StrState): string
         }
         return changed(prev, setBit(state ?? "", offset, bit), false, true);
       }
+      case "bfset":
+      case "bfincr":
+      case "bfgrow": {
+        const next = applyBitOp(state, op);
+        return next === null ? unchanged(prev) : changed(prev, next, false, true);
+      }
+      case "pfadd":
+      case "pfmerge":
+      case "pfcache":
+      case "pfdense": {
+        const next = applyHllOp(state, op);
+        return next === null ? unchanged(prev) : changed(prev, next, false, true);
+      }
     }
     return unchanged(prev);
   },
@@ -392,7 +433,8 @@ const E_NAN = err("ERR increment would produce NaN or Infinity");
 const E_DIGEST = err("ERR must be exactly 16 hexadecimal characters");
 const E_NUMKEYS = err("ERR invalid numkeys value");
 
-function maxBulk(ctx: Ctx): number {
+/** proto-max-bulk-len: the longest string a command may make. */
+export function maxBulk(ctx: Ctx): number {
   return ctx.face?.config?.protoMaxBulkLen ?? DEFAULT_MAX_BULK;
 }
 
@@ -413,7 +455,7 @@ function live(ctx: Ctx, key: string): KeyState | undefined {
 }
 
 /** The string value of a key looked up for writing; WRONGTYPE for another type. */
-function strForWrite(ctx: Ctx, key: string): string | undefined {
+export function strForWrite(ctx: Ctx, key: string): string | undefined {
   const ks = live(ctx, key);
   if (ks === undefined) return undefined;
   if (ks.type !== stringType) fail(E.wrongType);
@@ -647,31 +689,7 @@ function lcs(ctx: Ctx, args: string[]): Reply {
 // ------------------------------------------------------------------------------------------------
 // Commands
 
-const E_BIT_OFFSET = err("ERR bit offset is not an integer or out of range");
-const E_BIT = err("ERR bit is not an integer or out of range");
-
-/** A bit offset argument: 0 .. 8 * proto-max-bulk-len - 1. */
-function bitOffset(ctx: Ctx, s: string): number {
-  const n = parseI64(s);
-  if (n === null || typeof n === "bigint" || n < 0 || Math.floor(n / 8) >= maxBulk(ctx)) fail(E_BIT_OFFSET);
-  return n;
-}
-
 export const stringCommands: Record<string, Handler> = {
-  // SETBIT and GETBIT belong to the bitmap group but are ops on string values.
-  setbit(ctx, args) {
-    const offset = bitOffset(ctx, args[2]);
-    if (args[3] !== "0" && args[3] !== "1") fail(E_BIT);
-    const cur = strForWrite(ctx, args[1]);
-    const old = cur === undefined ? 0 : getBit(cur, offset);
-    write(ctx, args[1], ["setbit", offset, args[3] === "1" ? 1 : 0]);
-    return old;
-  },
-  getbit(ctx, args) {
-    const offset = bitOffset(ctx, args[2]);
-    const v = sv(getTyped(ctx, args[1], stringType));
-    return v === undefined ? 0 : getBit(v, offset);
-  },
   get: (ctx, args) => sv(getTyped(ctx, args[1], stringType)) ?? null,
 
   set(ctx, args) {

@@ -183,6 +183,14 @@ describe("string reducer", () => {
       deadline: 0,
     });
     expect(stringType.apply("old", ["set", "v", 1], ACTX).deadline).toBeUndefined();
+    // BITOP's result: a raw string (OBJECT ENCODING "raw" even when short or numeric), TTL cleared.
+    const raw = stringType.apply("old", ["set", "12", 2], ACTX);
+    expect(sv(raw.state)).toBe("12");
+    expect(stringType.encoding(raw.state!)).toBe("raw");
+    expect(raw.deadline).toBe(0);
+    for (const code of ["setbit", "bfset", "bfincr", "bfgrow", "pfadd", "pfmerge", "pfcache", "pfdense"]) {
+      expect(stringType.opcodes).toContain(code);
+    }
     expect(stringType.apply("5", ["incr", 1], ACTX).deadline).toBeUndefined();
     expect(sv(stringType.apply("ab", ["append", "cd"], ACTX).state)).toBe("abcd");
     expect(sv(stringType.apply(undefined, ["append", ""], ACTX).state)).toBe("");

@@ -1,7 +1,7 @@
 /**
  * The set type: a reducer over an unordered set of binary strings, and the set commands SADD,
  * SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD, SRANDMEMBER, SPOP, SMOVE, SINTER, SINTERCARD,
- * SINTERSTORE, SUNION, SUNIONSTORE, SDIFF and SDIFFSTORE.
+ * SINTERSTORE, SUNION, SUNIONSTORE, SDIFF, SDIFFSTORE and SSCAN.
  *
  * Members are binary strings, one JS char per byte. The state keeps them in an array indexed by a
  * map (member -> position), so membership, insertion, removal (swap with the last) and picking a
@@ -26,12 +26,23 @@
  * members it appended (they are the last ones, in reverse), a removal by putting each member back
  * at its recorded position (moving the member that took its place back to the end).
  *
+ * OBJECT ENCODING: Redis converts a set from intset to listpack to hashtable as it grows and never
+ * back. The state keeps the high-water marks of its history (most members, longest member, whether
+ * it ever held a non-integer), raised by adds and restored by undo, so the reported encoding is a
+ * deterministic function of the fold and never shrinks. A decoded copy (checkpoint, DUMP/RESTORE,
+ * COPY) starts its history from its contents, as Redis's RDB load does. The marks are not part of
+ * `canonical`: they only name an encoding.
+ *
+ * SSCAN walks positions downwards (see `sscan`), so a member present for the whole scan is
+ * returned: a removal only moves the last member down into the hole.
+ *
  * Memory accounting: each member costs its length plus `SET_MEMBER_OVERHEAD`.
  */
 import type { EncodingLimits } from "../encodings.ts";
 import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
 import { type Ctx, fail, getKey, getTyped, type Handler, parseInt64, upper, write } from "../command.ts";
+import { globMatch } from "../command_table.ts";
 import { E, err, type Reply, SetReply } from "../reply.ts";
 
 /**
@@ -40,12 +51,34 @@ import { E, err, type Reply, SetReply } from "../reply.ts";
  */
 export const SET_MEMBER_OVERHEAD = 48;
 
+/** High-water marks of a set's history: most members, longest member, ever held a non-integer. */
+export interface SetPeaks {
+  readonly size: number;
+  readonly len: number;
+  readonly nonInt: boolean;
+}
+
 /** A set of binary strings with O(1) membership, update, random access and accounted bytes. */
 export class SetState {
   /** Member -> its position in `#arr`. */
   readonly #pos = new Map<string, number>();
   readonly #arr: string[] = [];
   #bytes = 0;
+  #peakSize = 0;
+  #peakLen = 0;
+  #nonInt = false;
+
+  /** The high-water marks (see the module comment), as a new object. */
+  get peaks(): SetPeaks {
+    return { size: this.#peakSize, len: this.#peakLen, nonInt: this.#nonInt };
+  }
+
+  /** Puts back marks saved before an add (undo). */
+  resetPeaks(p: SetPeaks): void {
+    this.#peakSize = p.size;
+    this.#peakLen = p.len;
+    this.#nonInt = p.nonInt;
+  }
 
   /** Number of members. */
   get size(): number {
@@ -77,6 +110,9 @@ export class SetState {
     this.#pos.set(member, this.#arr.length);
     this.#arr.push(member);
     this.#bytes += member.length + SET_MEMBER_OVERHEAD;
+    if (this.#arr.length > this.#peakSize) this.#peakSize = this.#arr.length;
+    if (member.length > this.#peakLen) this.#peakLen = member.length;
+    if (!this.#nonInt && parseInt64(member) === null) this.#nonInt = true;
     return true;
   }
 
@@ -121,9 +157,23 @@ export class SetState {
 
 // ---------------------------------------------------------------- the reducer
 
-/** Undo of an `sadd`: the members it appended, in order; `created` when it made the key. */
+/** The encoding Redis would have reached with a history of these marks, under `limits`. */
+export function setEncoding(p: SetPeaks, limits: EncodingLimits): string {
+  if (!p.nonInt && p.size <= limits["set-max-intset-entries"]) return "intset";
+  if (p.size <= limits["set-max-listpack-entries"] && p.len <= limits["set-max-listpack-value"]) {
+    return "listpack";
+  }
+  return "hashtable";
+}
+
+/** Undo of an `sadd`: the members it appended, in order, and the marks before; `created` when it made the key. */
 class AddUndo {
-  constructor(readonly s: SetState, readonly created: boolean, readonly added: string[]) {}
+  constructor(
+    readonly s: SetState,
+    readonly created: boolean,
+    readonly added: string[],
+    readonly peaks: SetPeaks,
+  ) {}
 }
 
 /** Undo of an `srem`: the set (kept: the key may be gone) and `member, position` pairs, in order. */
@@ -131,10 +181,13 @@ class RemUndo {
   constructor(readonly s: SetState, readonly removed: (string | number)[]) {}
 }
 
+const NO_PEAKS: SetPeaks = { size: 0, len: 0, nonInt: false };
+
 const NO_CHANGE = (state: SetState | undefined): Applied<SetState> => ({ state, undo: null, delta: 0 });
 
 function applyAdd(state: SetState | undefined, op: Op): Applied<SetState> {
   const before = state?.bytes ?? 0;
+  const peaks = state?.peaks;
   let s = state;
   let added: string[] | null = null;
   for (let i = 1; i < op.length; i++) {
@@ -146,7 +199,7 @@ function applyAdd(state: SetState | undefined, op: Op): Applied<SetState> {
   if (added === null) return NO_CHANGE(state);
   return {
     state: s,
-    undo: new AddUndo(s!, state === undefined, added),
+    undo: new AddUndo(s!, state === undefined, added, peaks ?? NO_PEAKS),
     delta: s!.bytes - before,
   };
 }
@@ -186,6 +239,7 @@ export const setType: Reducer<SetState> & { encoding(state: SetState, limits: En
       if (record.created) return undefined;
       const a = record.added;
       for (let i = a.length - 1; i >= 0; i--) record.s.unadd(a[i]);
+      record.s.resetPeaks(record.peaks);
       return record.s;
     }
     if (record instanceof RemUndo) {
@@ -220,22 +274,13 @@ export const setType: Reducer<SetState> & { encoding(state: SetState, limits: En
   },
 
   /**
-   * OBJECT ENCODING from the contents: "intset" when every member is an integer and there are at
-   * most 512, "listpack" for at most 128 members of at most 64 bytes, else "hashtable". (Redis
-   * never converts a set back to a smaller encoding; this does not remember the history.)
+   * OBJECT ENCODING from the history's high-water marks (module comment): "intset" while every
+   * member ever held was an integer and there were never more than set-max-intset-entries,
+   * "listpack" while never more than set-max-listpack-entries members nor one longer than
+   * set-max-listpack-value bytes, else "hashtable".
    */
   encoding(state, limits) {
-    const n = state.size;
-    if (n <= limits["set-max-intset-entries"]) {
-      let ints = true;
-      for (let i = 0; i < n && ints; i++) ints = parseInt64(state.at(i)!) !== null;
-      if (ints) return "intset";
-    }
-    if (n > limits["set-max-listpack-entries"]) return "hashtable";
-    for (let i = 0; i < n; i++) {
-      if (state.at(i)!.length > limits["set-max-listpack-value"]) return "hashtable";
-    }
-    return "listpack";
+    return setEncoding(state.peaks, limits);
   },
 
   event(op) {
@@ -498,6 +543,66 @@ function sintercard(ctx: Ctx, args: string[]): Reply {
   return inter(readSets(ctx, args.slice(2, 2 + numkeys)), limit).length;
 }
 
+const E_CURSOR = err("ERR invalid cursor");
+const E_NOVALUES = err("ERR NOVALUES option can only be used in HSCAN");
+/** SSCAN's default COUNT: positions visited per call. */
+const SSCAN_DEFAULT_COUNT = 10;
+
+/** A cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading zeros). */
+function scanCursor(s: string): number {
+  const m = /^\+?([0-9]+)$/.exec(s);
+  if (m === null) fail(E_CURSOR);
+  const digits = m[1];
+  if (digits.length > 15) {
+    if (BigInt(digits) > 2n ** 64n - 1n) fail(E_CURSOR);
+    return Number.MAX_SAFE_INTEGER;
+  }
+  return Number(digits);
+}
+
+/**
+ * SSCAN key cursor [MATCH pattern] [COUNT count]. A set Redis would keep as an intset or listpack
+ * is returned whole with cursor 0, as Redis does. A larger one is walked from its last position
+ * down: cursor c means "positions below c are left", and 0 starts at the top. A removal moves only
+ * the last member, down into the hole, and adds go to the top, so a member present for the whole
+ * scan is never skipped (it may come twice). As in Redis, the key is looked up before the options
+ * are parsed: a missing key answers an empty scan whatever they are.
+ */
+function sscan(ctx: Ctx, args: string[]): Reply {
+  const cursor = scanCursor(args[2]);
+  const s = getTyped(ctx, args[1], setType);
+  if (s === undefined) return ["0", []];
+  let count = SSCAN_DEFAULT_COUNT;
+  let pattern: string | null = null;
+  for (let i = 3; i < args.length; i++) {
+    const opt = upper(args[i]);
+    if (opt === "COUNT" && i + 1 < args.length) {
+      const n = parseInt64(args[++i]);
+      if (n === null) fail(E.notInt);
+      if (n < 1) fail(E.syntax);
+      count = typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
+    } else if (opt === "MATCH" && i + 1 < args.length) {
+      pattern = args[++i] === "*" ? null : args[i];
+    } else if (opt === "NOVALUES") {
+      fail(E_NOVALUES);
+    } else {
+      fail(E.syntax);
+    }
+  }
+  const out: string[] = [];
+  const keep = (m: string) => {
+    if (pattern === null || globMatch(pattern, m, false)) out.push(m);
+  };
+  if (setEncoding(s.peaks, ctx.face.config.encodings) !== "hashtable") {
+    for (let i = 0; i < s.size; i++) keep(s.at(i)!);
+    return ["0", out];
+  }
+  const top = cursor === 0 ? s.size : Math.min(cursor, s.size);
+  const bottom = Math.max(0, top - count);
+  for (let i = top - 1; i >= bottom; i--) keep(s.at(i)!);
+  return [String(bottom), out];
+}
+
 /** Set command handlers, keyed by lower-case command name. */
 export const setCommands: Record<string, Handler> = {
   sadd,
@@ -516,6 +621,7 @@ export const setCommands: Record<string, Handler> = {
   sunionstore: store(union),
   sdiffstore: store(diff),
   sintercard,
+  sscan,
 };
 
 /** Why a command of this family is exclusive given its arguments, or null (see redis/exclusive.ts). */

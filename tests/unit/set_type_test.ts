@@ -3,6 +3,9 @@ import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import fc from "fast-check";
 import { type Op, Writer } from "../../core/effect.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
+import type { Engine } from "../../core/engine.ts";
+import { CommandError, type Ctx } from "../../redis/command.ts";
+import type { EncodingLimits } from "../../redis/encodings.ts";
 import { type Reply, SetReply } from "../../redis/reply.ts";
 import {
   SET_MEMBER_OVERHEAD,
@@ -23,10 +26,10 @@ function actx(seq: number, opIndex = 0): ApplyCtx {
   return { hlc: seq * 2048, w: W, seq, opIndex };
 }
 
-/** Canonical text, members in position order and bytes: an exact picture of a state. */
+/** Canonical text, members in position order, bytes and peaks: an exact picture of a state. */
 function snap(s: SetState | undefined): string {
   if (s === undefined) return "<absent>";
-  return JSON.stringify([setType.canonical(s), s.members(), s.bytes, s.size]);
+  return JSON.stringify([setType.canonical(s), s.members(), s.bytes, s.size, s.peaks]);
 }
 
 function bytesOf(members: Iterable<string>): number {
@@ -109,6 +112,37 @@ describe("set reducer", () => {
     expect(setType.encoding(mk(...ints, "512"), LIMITS)).toBe("hashtable");
   });
 
+  test("encoding follows the history: it grows with adds, never shrinks, undo takes it back", () => {
+    const r1 = setType.apply(undefined, ["sadd", "1", "2", "3"], actx(1));
+    const s = r1.state!;
+    expect(setType.encoding(s, LIMITS)).toBe("intset");
+    const r2 = setType.apply(s, ["sadd", "a"], actx(2));
+    expect(setType.encoding(s, LIMITS)).toBe("listpack");
+    const r3 = setType.apply(s, ["srem", "a"], actx(3));
+    expect(setType.encoding(s, LIMITS)).toBe("listpack");
+    const long = "x".repeat(65);
+    const r4 = setType.apply(s, ["sadd", long], actx(4));
+    expect(setType.encoding(s, LIMITS)).toBe("hashtable");
+    const r5 = setType.apply(s, ["srem", long], actx(5));
+    expect(setType.encoding(s, LIMITS)).toBe("hashtable");
+    expect(s.peaks).toEqual({ size: 4, len: 65, nonInt: true });
+    // Limits are read when asked (CONFIG SET changes the answer, not the history).
+    expect(setType.encoding(s, { ...LIMITS, "set-max-listpack-value": 100 })).toBe("listpack");
+    setType.undo(s, r5.undo);
+    setType.undo(s, r4.undo);
+    expect(setType.encoding(s, LIMITS)).toBe("listpack");
+    setType.undo(s, r3.undo);
+    setType.undo(s, r2.undo);
+    expect(setType.encoding(s, LIMITS)).toBe("intset");
+    expect(s.peaks).toEqual({ size: 3, len: 1, nonInt: false });
+    // An intset past set-max-intset-entries becomes a hash table, as in Redis.
+    const ints = mk(...Array.from({ length: 513 }, (_, i) => String(i)));
+    setType.apply(ints, ["srem", "0", "1"], actx(2));
+    expect(setType.encoding(ints, LIMITS)).toBe("hashtable");
+    // A decoded copy starts over from its contents (as Redis's RDB load).
+    expect(setType.encoding(setType.decode(setType.encode(s)), LIMITS)).toBe("intset");
+  });
+
   const stepArb = fc.record({
     add: fc.boolean(),
     members: fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f", "", "xyz", "\u0000", "\u00ff\u0001"), {
@@ -136,8 +170,11 @@ describe("set reducer", () => {
             expect(s.size).toBeGreaterThan(0);
             expect(new Set(s.members())).toEqual(model);
             for (const m of model) expect(s.has(m)).toBe(true);
+            // A copy starts its encoding history from its contents (see the module comment).
             const copy = setType.decode(structuredClone(setType.encode(s)));
-            expect(snap(copy)).toBe(snap(s));
+            expect(copy.members()).toEqual(s.members());
+            expect(copy.bytes).toBe(s.bytes);
+            expect(copy.peaks.size).toBe(s.size);
           } else {
             expect(model.size).toBe(0);
           }
@@ -198,6 +235,46 @@ function sorted(r: Reply | string): string[] {
 }
 
 const WRONG = "ERR:WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/** Runs a set command on `engine` with a face that has encoding limits (SSCAN reads them). */
+function runScan(engine: Engine, limits: EncodingLimits, ...args: string[]): Reply | string {
+  const batch = engine.begin();
+  const ctx: Ctx = {
+    face: { touched() {}, config: { encodings: limits } } as any,
+    engine,
+    client: {} as any,
+    batch,
+    db: 0,
+  };
+  try {
+    return setCommands[args[0].toLowerCase()](ctx, args) as Reply;
+  } catch (e) {
+    if (e instanceof CommandError) return `ERR:${e.reply.s}`;
+    throw e;
+  } finally {
+    batch.release();
+  }
+}
+
+/** Every member SSCAN returns from cursor 0 until it answers 0, and the number of calls. */
+function scanAll(
+  engine: Engine,
+  key: string,
+  count: string,
+  between?: (call: number) => void,
+): [string[], number] {
+  let cursor = "0";
+  const out: string[] = [];
+  let calls = 0;
+  do {
+    const r = runScan(engine, LIMITS, "SSCAN", key, cursor, "COUNT", count) as [string, string[]];
+    cursor = r[0];
+    out.push(...r[1]);
+    calls++;
+    between?.(calls);
+  } while (cursor !== "0" && calls < 10_000);
+  return [out, calls];
+}
 
 describe("set commands", () => {
   test("SADD, SREM, SCARD, SISMEMBER, SMISMEMBER, SMEMBERS", () => {
@@ -423,6 +500,60 @@ describe("set commands", () => {
     expect(value("d")).toBeUndefined();
   });
 
+  test("SSCAN: small sets whole, large ones downwards, options and errors", () => {
+    const { run, engine, other } = node(7);
+    const scan = (...a: string[]) => runScan(engine, LIMITS, "SSCAN", ...a);
+    expect(scan("nokey", "0")).toEqual(["0", []]);
+    // The key is looked up before the options are parsed, as in Redis.
+    expect(scan("nokey", "0", "COUNT", "0")).toEqual(["0", []]);
+    expect(scan("nokey", "x")).toBe("ERR:ERR invalid cursor");
+    expect(scan("nokey", "-1")).toBe("ERR:ERR invalid cursor");
+    expect(scan("nokey", "18446744073709551616")).toBe("ERR:ERR invalid cursor");
+    run("SADD", "s", "a", "b", "foo", "fab", "1");
+    expect(scan("s", "0")).toEqual(["0", ["a", "b", "foo", "fab", "1"]]);
+    expect(scan("s", "+0", "MATCH", "f*", "COUNT", "1")).toEqual(["0", ["foo", "fab"]]);
+    expect(scan("s", "0", "MATCH", "*1*")).toEqual(["0", ["1"]]);
+    expect(scan("s", "0", "match", "*")).toEqual(["0", ["a", "b", "foo", "fab", "1"]]);
+    expect(scan("s", "0", "COUNT", "0")).toBe("ERR:ERR syntax error");
+    expect(scan("s", "0", "COUNT", "x")).toBe("ERR:ERR value is not an integer or out of range");
+    expect(scan("s", "0", "MATCH")).toBe("ERR:ERR syntax error");
+    expect(scan("s", "0", "TYPE", "set")).toBe("ERR:ERR syntax error");
+    expect(scan("s", "0", "NOVALUES")).toBe("ERR:ERR NOVALUES option can only be used in HSCAN");
+    other("str");
+    expect(scan("str", "0")).toBe(WRONG);
+    // A hash-table set: COUNT positions per call, from the top down.
+    const big = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    run("SADD", "big", ...big);
+    const [all, calls] = scanAll(engine, "big", "10");
+    expect(calls).toBe(20);
+    expect(all.slice().sort()).toEqual(big.slice().sort());
+    expect(scan("big", "0", "COUNT", "3")).toEqual(["197", ["m199", "m198", "m197"]]);
+    expect(scan("big", "5000", "COUNT", "3")).toEqual(["197", ["m199", "m198", "m197"]]);
+  });
+
+  test("SSCAN returns every member present for the whole scan, whatever is removed or added", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 130, max: 400 }),
+        fc.nat(10),
+        fc.integer({ min: 1, max: 20 }),
+        (n, at, count) => {
+          const { run, engine } = node(8);
+          const members = Array.from({ length: n }, (_, i) => `e${i}`);
+          run("SADD", "s", ...members);
+          // Members e0..e99 stay; the others go (or more come) while the scan runs.
+          const [seen] = scanAll(engine, "s", String(count), (call) => {
+            if (call === at) run("SREM", "s", ...members.slice(100));
+            if (call === at + 1) run("SADD", "s", "new1", "new2");
+          });
+          const got = new Set(seen);
+          for (let i = 0; i < 100; i++) expect(got.has(`e${i}`)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   test("WRONGTYPE", () => {
     const { run, other } = node(8);
     other("s");
@@ -528,6 +659,8 @@ describe("set commands", () => {
             const s1 = r1.value(k)?.value as SetState | undefined;
             const s2 = r2.value(k)?.value as SetState | undefined;
             expect(s1?.members().sort()).toEqual(s2?.members().sort());
+            // The encoding history is a function of the fold order, so nodes report alike.
+            expect(s1?.peaks).toEqual(s2?.peaks);
             if (s1 !== undefined) nonEmpty++;
           }
           reorders += r1.engine.stats.reorders + r2.engine.stats.reorders;

@@ -40,6 +40,7 @@ import { checkBank } from "../checkers/bank.ts";
 import { checkElection } from "../checkers/election.ts";
 import { checkListAppend } from "../checkers/list_append.ts";
 import { checkQueue } from "../checkers/queue.ts";
+import { MIXED } from "./mixed.ts";
 
 export type PlantedBug = "tie-break" | "stability" | "ack" | "accept" | "chosen";
 
@@ -163,6 +164,15 @@ const QUEUE = "q0";
 const ACCOUNTS = ["a0", "a1", "a2", "a3"];
 const BANK_TOTAL = 100;
 const APPEND_KEYS = ["la0", "la1", "la2"];
+/**
+ * Mixed-type workloads (issue 5): a queue served by BLPOP (pushes everywhere, blocking pops
+ * everywhere), a stream consumed by one consumer group (XADD everywhere, XREADGROUP `>` from a
+ * consumer per client), both checked exactly-once by the queue checker, and coordination-free
+ * writes on every other type, judged by convergence.
+ */
+const BQUEUE = "bq0";
+const STREAM = "sq0";
+const GROUP = "g0";
 /** Operations whose acknowledgement is durable by majority, whatever the fsync policy. */
 const ENVELOPE_FS = new Set(["pop", "transfer", "txn", "elect", "read"]);
 /** Replies that say an exclusive command definitely did not take effect. */
@@ -584,6 +594,7 @@ class ClusterSim {
     const x = this.prng.float();
     const node = this.slots[c.slot].name;
     this.stats.ops++;
+    if (this.prng.chance(0.2)) return this.mixedStep(c, node);
     if (x < 0.25) {
       const key = COUNTERS[this.prng.int(COUNTERS.length)];
       const d = this.prng.range(1, 5);
@@ -652,6 +663,72 @@ class ClusterSim {
   }
 
   readonly elections = new Set<string>();
+  /** The stream's consumer group exists (created once by whichever client gets there first). */
+  #groupReady = false;
+
+  /** One operation of the mixed-type workloads (see MIXED and BQUEUE). */
+  mixedStep(c: SimClient, node: string): void {
+    const y = this.prng.float();
+    if (y < 0.12) {
+      const v = `b${++this.#seq}`;
+      const args = ["RPUSH", BQUEUE, v];
+      const op = this.history.invoke(c.id, node, "push", BQUEUE, v);
+      return this.send(c, [args], op, this.plain(args, op));
+    }
+    if (y < 0.24) {
+      const op = this.history.invoke(c.id, node, "pop", BQUEUE);
+      const timeout = (this.prng.range(1, 8) / 10).toFixed(1);
+      return this.send(
+        c,
+        [["BLPOP", BQUEUE, timeout]],
+        op,
+        ([v]) => this.exclusive("BLPOP", op, v, (v) => op.ok(v === null ? null : (v as Value[])[1])),
+      );
+    }
+    if (y < 0.34) {
+      const v = `x${++this.#seq}`;
+      const op = this.history.invoke(c.id, node, "push", STREAM, v);
+      return this.send(
+        c,
+        [["XADD", STREAM, "*", "v", v]],
+        op,
+        ([r]) => this.exclusive("XADD", op, r, () => op.ok(v)),
+      );
+    }
+    if (y < 0.48) {
+      if (!this.#groupReady) {
+        return this.send(c, [["XGROUP", "CREATE", STREAM, GROUP, "0", "MKSTREAM"]], null, ([r]) => {
+          if (r === "OK" || (isErr(r) && r.err.startsWith("BUSYGROUP"))) this.#groupReady = true;
+          else if (isErr(r) && !definitelyNot(r.err) && !r.err.startsWith("TRYAGAIN")) {
+            this.fail(`XGROUP CREATE failed: ${r.err}`);
+          }
+        });
+      }
+      const op = this.history.invoke(c.id, node, "pop", STREAM);
+      const block = this.prng.chance(0.5) ? ["BLOCK", String(this.prng.range(50, 500))] : [];
+      const args = ["XREADGROUP", "GROUP", GROUP, `c${c.id}`, "COUNT", "1", ...block, "STREAMS", STREAM, ">"];
+      return this.send(c, [args], op, ([r]) => {
+        // The group's creation may not have reached this node yet (or a wipe lost it here).
+        if (isErr(r) && r.err.startsWith("NOGROUP")) return op.fail(r.err);
+        this.exclusive("XREADGROUP", op, r, (r) => {
+          if (r === null) return op.ok(null);
+          // [[stream, [[id, [field, value]]]]]
+          const entry = ((r as Value[])[0] as Value[])[1] as Value[];
+          const [id, fields] = entry[0] as [string, string[]];
+          op.ok(fields[1]);
+          if (c.conn !== null) this.send(c, [["XACK", STREAM, GROUP, id]], null, () => {});
+        });
+      });
+    }
+    const args = MIXED[this.prng.int(MIXED.length)](this.prng);
+    this.send(c, [args], null, ([v]) => {
+      if (!isErr(v)) return;
+      const e = v.err;
+      if (/^(ERR (internal|unknown|syntax)|ERR command .* not supported)/.test(e)) {
+        this.fail(`${args.join(" ")} failed: ${e}`);
+      }
+    });
+  }
 
   /** A bank transfer: WATCH and read both balances, then MULTI/EXEC moves what the source has. */
   transfer(c: SimClient, node: string): void {
@@ -1234,6 +1311,22 @@ class ClusterSim {
         }];
       };
       final(3000 + s.index, "final-read", QUEUE, replies[0]);
+      // The mixed workloads' queues: the blocking one, and the entries the group has not been given.
+      const [bq, groups] = this.query(s.proc!, [["LRANGE", BQUEUE, "0", "-1"], ["XINFO", "GROUPS", STREAM]])
+        .map(parseReply);
+      final(3100 + s.index, "final-read", BQUEUE, bq);
+      let last = "-";
+      for (const g of isErr(groups) ? [] : groups as Value[][]) {
+        const at = g.indexOf("last-delivered-id");
+        if (g[1] === GROUP && at >= 0) last = `(${g[at + 1] as string}`;
+      }
+      const rest = parseReply(this.query(s.proc!, [["XRANGE", STREAM, last, "+"]])[0]);
+      final(
+        3200 + s.index,
+        "final-read",
+        STREAM,
+        isErr(rest) ? [] : (rest as Value[][]).map((e) => (e[1] as string[])[1]),
+      );
       const bal = replies[1] as (string | null)[];
       bankEvents.push(
         ...final(
@@ -1250,6 +1343,8 @@ class ClusterSim {
     const results = [
       ["convergence", checkConvergence(reads)],
       ["queue", checkQueue(events, { key: QUEUE })],
+      ["blocking queue", checkQueue(events, { key: BQUEUE })],
+      ["consumer group", checkQueue(events, { key: STREAM })],
       ["bank", checkBank(bankEvents, { total: BANK_TOTAL, accounts: ACCOUNTS })],
       ["list-append", checkListAppend(events)],
       ["election", checkElection(electionEvents)],

@@ -47,7 +47,8 @@ export class SetReply {
 
 /** RESP3 double (`,`); a bulk string in RESP2. */
 export class DoubleReply {
-  constructor(readonly n: number) {}
+  /** `text`: the digits to send when Redis prints this double its own way (GEOPOS's 17 decimals). */
+  constructor(readonly n: number, readonly text?: string) {}
 }
 
 /** RESP3 boolean (`#`); the integer 1 or 0 in RESP2. */

@@ -79,7 +79,7 @@ export class ReplyEncoder {
       else this.header(42, e.length);
       for (let i = 0; i < e.length; i++) this.write(e[i], proto);
     } else if (r instanceof DoubleReply) {
-      const s = formatDouble(r.n);
+      const s = r.text ?? formatDouble(r.n);
       if (proto === 3) this.line(44, /* , */ s);
       else this.bulk(s);
     } else if (r instanceof NullArrayReply) {

@@ -500,6 +500,8 @@ export function globMatch(pattern: string, s: string, nocase: boolean): boolean 
     pattern = pattern.toLowerCase();
     s = s.toLowerCase();
   }
+  // Redis gives up past 1000 nested `*` (each group of stars nests once): such a pattern matches nothing.
+  if (pattern.length > 2000 && starGroups(pattern) > 1000) return false;
   // Linear-time wildcard matching: on a mismatch, only the most recent `*` is retried (one more
   // character swallowed), which is enough because a later `*` can absorb anything an earlier
   // one could. No recursion, so no stack to overflow.
@@ -540,6 +542,16 @@ export function globMatch(pattern: string, s: string, nocase: boolean): boolean 
   }
   while (pattern[p] === "*") p++;
   return p === pattern.length;
+}
+
+/** Number of runs of unescaped `*` in a glob pattern. */
+function starGroups(pattern: string): number {
+  let n = 0;
+  for (let p = 0; p < pattern.length; p++) {
+    if (pattern[p] === "\\") p++;
+    else if (pattern[p] === "*" && pattern[p - 1] !== "*") n++;
+  }
+  return n;
 }
 
 /** Matches `ch` against the class starting at `pattern[p] === "["`; the index after it, or -1. */

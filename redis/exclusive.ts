@@ -75,7 +75,11 @@ const SET_CONDITIONS = new Set(["NX", "XX", "GET", "IFEQ", "IFNE", "IFDEQ", "IFD
 
 /** Why a command is exclusive, or null when it is coordination-free. */
 export function exclusiveReason(name: string, args: readonly string[]): string | null {
-  if (ALWAYS.has(name)) return `${name.toUpperCase()} is an exclusive command`;
+  // A subcommand ("xgroup|create") is exclusive when its container is; HELP only answers text.
+  const bar = name.indexOf("|");
+  if (ALWAYS.has(name) || (bar > 0 && ALWAYS.has(name.slice(0, bar)) && !name.endsWith("|help"))) {
+    return `${name.toUpperCase().replace("|", " ")} is an exclusive command`;
+  }
   const rule = FAMILY[name];
   if (rule !== undefined) return rule(args);
   switch (name) {

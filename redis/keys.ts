@@ -114,9 +114,15 @@ const type: Handler = (ctx, args) => {
   return new SimpleReply(ks === undefined ? "none" : ks.type!.type);
 };
 
+/** TOUCH: counts the keys that exist and resets their idle time (NO-TOUCH or not, as in Redis). */
 const touch: Handler = (ctx, args) => {
   let n = 0;
-  for (let i = 1; i < args.length; i++) if (readKey(ctx, args[i]) !== undefined) n++;
+  for (let i = 1; i < args.length; i++) {
+    const ks = readKey(ctx, args[i]);
+    if (ks === undefined) continue;
+    ks.accessMs = ctx.batch.nowMs;
+    n++;
+  }
   return n;
 };
 

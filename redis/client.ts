@@ -7,7 +7,7 @@
  */
 import { ProtocolError, RespParser } from "./resp_parse.ts";
 import { ReplyEncoder } from "./resp_encode.ts";
-import { err, type Reply } from "./reply.ts";
+import { err, ErrorReply, type Reply } from "./reply.ts";
 import type { Face } from "./face.ts";
 import type { Batch } from "../core/engine.ts";
 import type { Writer } from "../core/effect.ts";
@@ -146,8 +146,15 @@ export class Client {
     if (!this.closed && !this.#closing) this.#process();
   }
 
+  /** Counts the error replies in `r` (itself, or the replies of an EXEC) for INFO errorstats. */
+  #countErrors(r: Reply): void {
+    if (r instanceof ErrorReply) this.#face.noteError(r);
+    else if (Array.isArray(r)) { for (const x of r) if (x instanceof ErrorReply) this.#face.noteError(x); }
+  }
+
   /** Queues a reply that is ready now. */
   reply(r: Reply): void {
+    this.#countErrors(r);
     if (this.#pending.length === 0) {
       this.#encoder.write(r, this.resp);
       return;
@@ -171,6 +178,7 @@ export class Client {
     this.#pending.push(slot);
     const resp = this.resp; // the protocol in force when the command ran, not when it finishes
     return (r) => {
+      this.#countErrors(r);
       const enc = new ReplyEncoder();
       enc.write(r, resp);
       slot.bytes = enc.take();

@@ -14,7 +14,7 @@ import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } fro
 import { Client, LIMITS, type Transport } from "./client.ts";
 import type { EncodingLimits } from "./encodings.ts";
 import { exclusiveReason } from "./exclusive.ts";
-import { E, err, type ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
+import { E, err, ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
 export interface HostInfo {
@@ -120,6 +120,16 @@ const ENVELOPE_QUEUE_LIMIT_MS = 10_000;
 export const RESERVED_PREFIX = "__swytch:";
 const E_RESERVED = err("ERR keys under '__swytch:' are reserved for the cluster");
 
+/** One command's INFO commandstats line. */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  /** Refused before running (arity, auth, OOM...). */
+  rejected: number;
+  /** Ran and answered an error. */
+  failed: number;
+}
+
 export interface FaceStats {
   totalCommands: number;
   totalConnections: number;
@@ -142,6 +152,10 @@ export class Face {
   readonly shutdown: FaceOptions["shutdown"];
   readonly clients = new Map<number, Client>();
   readonly stats: FaceStats;
+  /** Per command, by Redis's name ("config|get"): INFO commandstats. */
+  readonly commandStats = new Map<string, CommandStat>();
+  /** Per error code (the error's first word), the error replies sent: INFO errorstats. */
+  readonly errorStats = new Map<string, number>();
   /** JS heap in use when the face started (used_memory_startup). */
   readonly startupMemory: number;
   readonly #handlers: Map<string, Handler>;
@@ -336,6 +350,7 @@ export class Face {
   /** Refuses a command; inside MULTI that fails the transaction, and a refused EXEC ends it. */
   #reject(client: Client, e: ErrorReply, spec?: CommandSpec): void {
     this.stats.errorReplies++;
+    if (spec !== undefined) this.#commandStat(spec.name).rejected++;
     if (spec?.name === "exec") {
       // Redis answers a refused EXEC with EXECABORT, in or out of MULTI.
       client.multi = null;
@@ -370,10 +385,21 @@ export class Face {
       return err(`ERR command '${spec.name}' is not supported by this node yet`);
     }
     const ctx: Ctx = { face: this, engine: this.engine, client, batch, db: client.db };
+    const stat = this.#commandStat(spec.name);
+    const t0 = this.env.monotonicMs();
     try {
-      return handler(ctx, args);
+      const r = handler(ctx, args);
+      // A command that blocks counts once, when it is answered.
+      if (!(r instanceof Block)) {
+        stat.calls++;
+        stat.usec += (this.env.monotonicMs() - t0) * 1000;
+        if (r instanceof ErrorReply) stat.failed++;
+      }
+      return r;
     } catch (e) {
       this.stats.errorReplies++;
+      stat.calls++;
+      stat.failed++;
       if (e instanceof CommandError) return e.reply;
       this.env.log("error", "command failed", {
         command: spec.name,
@@ -607,13 +633,7 @@ export class Face {
   touched(db: number, key: string): void {
     if (this.#parkedByKey.size > 0) {
       const id = `${db}\u0000${key}`;
-      if (this.#parkedByKey.has(id)) {
-        this.#readyKeys.add(id);
-        if (!this.#wakeScheduled) {
-          this.#wakeScheduled = true;
-          this.env.setTimer(0, () => this.#wake());
-        }
-      }
+      if (this.#parkedByKey.has(id)) this.#markReady(id);
     }
     if (this.#watchers.size === 0) return;
     const set = this.#watchers.get(`${db}\u0000${key}`);
@@ -621,6 +641,15 @@ export class Face {
   }
 
   // ---------------------------------------------------------------- blocking commands
+
+  /** Schedules a wake-up pass for the clients parked on key `id`. */
+  #markReady(id: string): void {
+    this.#readyKeys.add(id);
+    if (!this.#wakeScheduled) {
+      this.#wakeScheduled = true;
+      this.env.setTimer(0, () => this.#wake());
+    }
+  }
 
   /**
    * Parks `client` on the keys of `block` (its reply slot `release` already reserved, the client
@@ -691,7 +720,11 @@ export class Face {
     const { client, spec, args } = p;
     const done = (r: Reply | Block) => {
       p.running = false;
-      if (!(r instanceof Block)) return this.#unpark(p, r);
+      // A key that now holds another type keeps its blocked clients waiting, as in Redis, except an
+      // XREADGROUP, which waits on its group and answers the error.
+      const waits = r instanceof Block ||
+        (r instanceof ErrorReply && r.s.startsWith("WRONGTYPE") && spec.name !== "xreadgroup");
+      if (!waits) return this.#unpark(p, r);
       if (p.timedOut) this.#unpark(p, p.onTimeout);
     };
     p.running = true;
@@ -720,6 +753,19 @@ export class Face {
     });
   }
 
+  #commandStat(name: string): CommandStat {
+    let st = this.commandStats.get(name);
+    if (st === undefined) this.commandStats.set(name, st = { calls: 0, usec: 0, rejected: 0, failed: 0 });
+    return st;
+  }
+
+  /** Counts an error reply sent to a client by its code (INFO errorstats). */
+  noteError(e: ErrorReply): void {
+    const sp = e.s.indexOf(" ");
+    const code = sp < 0 ? e.s : e.s.slice(0, sp);
+    this.errorStats.set(code, (this.errorStats.get(code) ?? 0) + 1);
+  }
+
   /** Clients blocked right now (INFO blocked_clients). */
   blockedClients(): number {
     return this.#parkedByClient.size;
@@ -728,6 +774,16 @@ export class Face {
   /** Keys blocked clients wait on (INFO total_blocking_keys). */
   blockingKeys(): number {
     return this.#parkedByKey.size;
+  }
+
+  /**
+   * Keys some client waits on even while they do not exist (INFO total_blocking_keys_on_nokey):
+   * an XREADGROUP answers NOGROUP when its stream goes away, so it waits on the key itself.
+   */
+  blockingKeysOnNokey(): number {
+    let n = 0;
+    for (const q of this.#parkedByKey.values()) if (q.some((p) => p.spec.name === "xreadgroup")) n++;
+    return n;
   }
 
   /**
@@ -746,6 +802,10 @@ export class Face {
    * SWAPDB a b touches a watched key of a (or b) that exists in a or b. Called before the change.
    */
   touchedDbs(dbs: readonly number[], swap = false): void {
+    // Clients blocked on keys of these dbs run again (an XREADGROUP whose stream is gone answers NOGROUP).
+    for (const id of this.#parkedByKey.keys()) {
+      if (dbs.includes(Number(id.slice(0, id.indexOf("\u0000"))))) this.#markReady(id);
+    }
     if (this.#watchers.size === 0) return;
     const now = this.engine.hlc.nowMs();
     for (const [id, set] of this.#watchers) {

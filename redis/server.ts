@@ -90,7 +90,7 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["clients_in_timeout_table", 0],
       ["total_watched_keys", f.watchedKeys()],
       ["total_blocking_keys", f.blockingKeys()],
-      ["total_blocking_keys_on_nokey", 0],
+      ["total_blocking_keys_on_nokey", f.blockingKeysOnNokey()],
     ]));
   }
   if (want("memory")) {
@@ -186,6 +186,23 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["used_cpu_sys_children", "0.000000"],
       ["used_cpu_user_children", "0.000000"],
     ]));
+  }
+  if (all || wanted.includes("commandstats")) {
+    const fields: [string, string][] = [];
+    for (const [name, st] of [...f.commandStats].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const per = st.calls === 0 ? 0 : st.usec / st.calls;
+      fields.push([
+        `cmdstat_${name}`,
+        `calls=${st.calls},usec=${Math.round(st.usec)},usec_per_call=${per.toFixed(2)},` +
+        `rejected_calls=${st.rejected},failed_calls=${st.failed}`,
+      ]);
+    }
+    out.push(section("Commandstats", fields));
+  }
+  if (want("errorstats")) {
+    const fields: [string, string][] = [...f.errorStats].sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([code, n]) => [`errorstat_${code}`, `count=${n}`]);
+    out.push(section("Errorstats", fields));
   }
   if (want("cluster")) {
     // Redis Cluster's slot protocol is not spoken (cluster_enabled:0, as clients expect from a
@@ -377,6 +394,8 @@ function config(ctx: Ctx, args: string[]): Reply {
       f.errorReplies =
       f.protocolErrors =
         0;
+    ctx.face.commandStats.clear();
+    ctx.face.errorStats.clear();
     return OK;
   }
   if (sub === "REWRITE") fail(err("ERR The server is running without a config file"));

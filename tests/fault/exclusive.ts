@@ -14,6 +14,15 @@
  *   then UNWATCH and a fail when the balance is short, else MULTI DECRBY INCRBY EXEC (nil: a
  *   watched key changed, fail); reads are MULTI MGET EXEC (f "read", no key, value {account: n}).
  * - list-append: MULTI with 1-3 micro-ops RPUSH k v / LRANGE k 0 -1 over a few keys, EXEC (f "txn").
+ * - blocking queue (issue 5): pushers RPUSH to a second list; on every node a popper BLPOPs it with a
+ *   one-second timeout (f "pop" on that key, ok value the element or null on timeout).
+ * - consumer group (issue 5): on every node a producer XADDs never-repeated values (f "push" on the
+ *   stream) and a consumer of its own reads the group with XREADGROUP ... BLOCK 1000 COUNT 1
+ *   STREAMS key > (f "pop", ok value the entry's value or null), then XACKs what it got. The queue
+ *   checker judges both: every element to exactly one consumer, none lost.
+ * - mixed types: on every node a client issues the simulator's mixed-type writes (hashes with field
+ *   expiry, sorted sets, list edits, bitmaps, HyperLogLogs, streams, geo, set moves); only
+ *   convergence judges them.
  *
  * Completions follow the envelope contract: -PARTITIONED, -EXECABORT and a -TRYAGAIN that does not
  * say "not learned" definitely wrote nothing (fail); a -TRYAGAIN "not learned" (decided later by
@@ -26,6 +35,7 @@ import type { HistoryRecorder, PendingOp } from "../checkers/history.ts";
 import { type Cluster, type FaultNode } from "./cluster.ts";
 import { historyClient } from "./workload.ts";
 import { Rng } from "./rng.ts";
+import type { MixedRng } from "../sim/mixed.ts";
 
 export interface ExclusiveOptions {
   cluster: Cluster;
@@ -55,6 +65,17 @@ export interface ExclusiveOptions {
   /** List-append transactions per second over all their clients (0: none). */
   appendRate: number;
   appendClientsPerNode: number;
+  /** The blocking queue's list (pushed at `pushRate / 2`, popped by BLPOP), "" for none. */
+  bqueue: string;
+  /** The consumer group's stream and group, "" for none. */
+  stream: string;
+  group: string;
+  /** XADDs per second over all producers. */
+  streamRate: number;
+  /** Mixed-type writes per second over all their clients (0: none). */
+  mixedRate: number;
+  /** The mixed-type commands (tests/sim/cluster.ts MIXED). */
+  mixed: readonly ((r: MixedRng) => string[])[];
 }
 
 /** Completions of one operation kind, and the latency of its ok ones. */
@@ -130,7 +151,20 @@ export class ExclusiveWorkload {
 
   constructor(readonly opts: ExclusiveOptions) {
     // The report lists the workloads in this order.
-    for (const name of ["queue push", "queue pop", "bank transfer", "bank read", "list-append txn"]) {
+    for (
+      const name of [
+        "queue push",
+        "queue pop",
+        "bank transfer",
+        "bank read",
+        "list-append txn",
+        "bqueue push",
+        "bqueue pop",
+        "stream add",
+        "stream read",
+        "mixed",
+      ]
+    ) {
       this.#op(name);
     }
   }
@@ -141,6 +175,9 @@ export class ExclusiveWorkload {
    */
   async setup(timeoutMs = 20_000): Promise<void> {
     const o = this.opts;
+    if (o.stream !== "") {
+      await o.cluster.nodes[0].admin((r) => r.xgroup("CREATE", o.stream, o.group, "0", "MKSTREAM"));
+    }
     if (o.bankRate <= 0) return;
     const share = o.bankTotal / o.accounts.length;
     if (!Number.isInteger(share)) throw new Error(`bank total ${o.bankTotal} does not split evenly`);
@@ -185,6 +222,20 @@ export class ExclusiveWorkload {
           this.#loop(node, p, bankClients * 1000 / o.bankRate, o.exclusiveTimeoutMs, (c) => this.#bank(c)),
         );
         p++;
+      }
+      if (o.bqueue !== "") {
+        const interval = nodes.length * o.pushBatch * 2000 / o.pushRate;
+        this.#loops.push(this.#loop(node, p++, interval, o.plainTimeoutMs, (c) => this.#push(c, o.bqueue)));
+        this.#loops.push(this.#loop(node, p++, 0, o.exclusiveTimeoutMs, (c) => this.#blpop(c)));
+      }
+      if (o.stream !== "") {
+        const interval = nodes.length * 1000 / o.streamRate;
+        this.#loops.push(this.#loop(node, p++, interval, o.exclusiveTimeoutMs, (c) => this.#xadd(c)));
+        this.#loops.push(this.#loop(node, p++, 0, o.exclusiveTimeoutMs, (c) => this.#xreadgroup(c)));
+      }
+      if (o.mixedRate > 0) {
+        const interval = nodes.length * 1000 / o.mixedRate;
+        this.#loops.push(this.#loop(node, p++, interval, o.exclusiveTimeoutMs, (c) => this.#mixed(c)));
       }
       for (let k = 0; k < (appendClients > 0 ? o.appendClientsPerNode : 0); k++) {
         this.#loops.push(this.#loop(
@@ -332,13 +383,14 @@ export class ExclusiveWorkload {
     return (e as Error)?.name === "ReplyError" ? { reconnect: false, pauseMs: 100 } : RECONNECT;
   }
 
-  async #push(c: Ctx): Promise<Next> {
+  async #push(c: Ctx, key = this.opts.queue): Promise<Next> {
     const o = this.opts;
     const elements = Array.from({ length: o.pushBatch }, () => `q${c.process}-${c.seq++}`);
     this.stats.pushedElements += elements.length;
-    return await this.#record("queue push", c, "push", o.queue, elements, async (op) => {
+    const name = key === o.queue ? "queue push" : "bqueue push";
+    return await this.#record(name, c, "push", key, elements, async (op) => {
       try {
-        op.ok(await c.r.rpush(o.queue, ...elements));
+        op.ok(await c.r.rpush(key, ...elements));
         this.stats.acknowledgedElements += elements.length;
         return CONTINUE;
       } catch (e) {
@@ -373,6 +425,88 @@ export class ExclusiveWorkload {
       } catch (e) {
         c.popCount = 1;
         return this.#exclusiveError(op, e, "LPOP", c.node);
+      }
+    });
+  }
+
+  /** BLPOP of the blocking queue, one second at most. */
+  async #blpop(c: Ctx): Promise<Next> {
+    const key = this.opts.bqueue;
+    return await this.#record("bqueue pop", c, "pop", key, undefined, async (op) => {
+      try {
+        const v = await c.r.blpop(key, 1);
+        op.ok(v === null ? null : v[1]);
+        return CONTINUE;
+      } catch (e) {
+        return this.#exclusiveError(op, e, "BLPOP", c.node);
+      }
+    });
+  }
+
+  /** XADD of a never-repeated value to the consumer group's stream. */
+  async #xadd(c: Ctx): Promise<Next> {
+    const key = this.opts.stream;
+    const v = `x${c.process}-${c.seq++}`;
+    return await this.#record("stream add", c, "push", key, v, async (op) => {
+      try {
+        await c.r.xadd(key, "*", "v", v);
+        op.ok(v);
+        return CONTINUE;
+      } catch (e) {
+        return this.#exclusiveError(op, e, "XADD", c.node);
+      }
+    });
+  }
+
+  /** One new entry for this client's consumer (blocking up to a second), then its XACK. */
+  async #xreadgroup(c: Ctx): Promise<Next> {
+    const o = this.opts;
+    return await this.#record("stream read", c, "pop", o.stream, undefined, async (op) => {
+      let id: string;
+      try {
+        const res = await c.r.xreadgroup(
+          "GROUP",
+          o.group,
+          `c${c.process}`,
+          "COUNT",
+          1,
+          "BLOCK",
+          1000,
+          "STREAMS",
+          o.stream,
+          ">",
+        ) as [string, [string, string[]][]][] | null;
+        if (res === null || res[0][1].length === 0) {
+          op.ok(null);
+          return CONTINUE;
+        }
+        const [entryId, fields] = res[0][1][0];
+        op.ok(fields[1]);
+        id = entryId;
+      } catch (e) {
+        return this.#exclusiveError(op, e, "XREADGROUP", c.node);
+      }
+      // Not part of the history: an entry is delivered once whether or not it is acknowledged.
+      await c.r.xack(o.stream, o.group, id).catch(() => {});
+      return CONTINUE;
+    });
+  }
+
+  /** One mixed-type write; any reply is fine but an error outside the contract. */
+  async #mixed(c: Ctx): Promise<Next> {
+    const o = this.opts;
+    const args = o.mixed[c.rng.int(o.mixed.length)](c.rng);
+    return await this.#record("mixed", c, "mixed", undefined, args, async (op) => {
+      try {
+        op.ok(await c.r.call(args[0], ...args.slice(1)));
+        return CONTINUE;
+      } catch (e) {
+        const text = (e as Error).message ?? "";
+        if ((e as Error)?.name === "ReplyError" && !/^ERR (internal|unknown|syntax|command)/.test(text)) {
+          op.fail(e);
+          return CONTINUE;
+        }
+        return this.#exclusiveError(op, e, args.join(" "), c.node);
       }
     });
   }

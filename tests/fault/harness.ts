@@ -20,6 +20,7 @@ import { type CheckResult, type Event, HistoryRecorder, toJsonl } from "../check
 import { checkListAppend } from "../checkers/list_append.ts";
 import { checkQueue } from "../checkers/queue.ts";
 import { checkSet } from "../checkers/set.ts";
+import { MIXED } from "../sim/mixed.ts";
 import { ROOT, tmpDir } from "../helpers.ts";
 import { Cluster, type Crash, type FaultNode, tail, timeline } from "./cluster.ts";
 import { type ExclusiveStats, ExclusiveWorkload, percentile } from "./exclusive.ts";
@@ -108,6 +109,10 @@ export const POP_BATCH_MAX = 16;
 /** Exclusive commands get three times the nodes' --commit-timeout (their default, 2 s). */
 const EXCLUSIVE_TIMEOUT_MS = 6000;
 const QUEUE = "queue";
+/** The mixed-type workloads' blocking queue, consumer-group stream and group (tests/fault/exclusive.ts). */
+const BQUEUE = "bqueue";
+const STREAM = "stream";
+const GROUP = "group";
 const ACCOUNTS = ["account:0", "account:1", "account:2", "account:3"];
 const BANK_TOTAL = 400;
 const APPEND_KEYS = ["append:0", "append:1", "append:2"];
@@ -231,6 +236,12 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
         appendKeys: APPEND_KEYS,
         appendRate: 15,
         appendClientsPerNode: 1,
+        bqueue: BQUEUE,
+        stream: STREAM,
+        group: GROUP,
+        streamRate: 30,
+        mixedRate: 30,
+        mixed: MIXED,
       });
       await exclusive.setup();
       log(`bank opened: ${ACCOUNTS.length} accounts of ${BANK_TOTAL / ACCOUNTS.length} on every node`);
@@ -291,7 +302,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
     const keys = {
       counters,
       sets,
-      lists: withExclusive ? [QUEUE, ...APPEND_KEYS] : [],
+      lists: withExclusive ? [QUEUE, BQUEUE, ...APPEND_KEYS] : [],
       strings: withExclusive ? ACCOUNTS : [],
     };
     const conv = await waitConverged(c.nodes, keys, o.convergeTimeoutMs ?? 60_000, log);
@@ -304,7 +315,9 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
       c.nodes,
       counters,
       sets,
-      withExclusive ? { queue: QUEUE, accounts: ACCOUNTS, bank: bankFinals } : null,
+      withExclusive
+        ? { queues: [QUEUE, BQUEUE], stream: STREAM, group: GROUP, accounts: ACCOUNTS, bank: bankFinals }
+        : null,
       recorder,
     );
     for (const u of unread) report.failures.push(`final reads failed: ${u}`);
@@ -369,6 +382,8 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessReport> {
       }
     };
     run(`queue ${QUEUE}`, () => checkQueue(events, { key: QUEUE }));
+    run(`blocking queue ${BQUEUE}`, () => checkQueue(events, { key: BQUEUE }));
+    run(`consumer group ${STREAM}`, () => checkQueue(events, { key: STREAM }));
     run("bank", () => checkBank(bankEvents, { total: BANK_TOTAL, accounts: ACCOUNTS }));
     run("list-append", () => checkListAppend(events));
     for (const u of report.exclusive.unexpected) report.failures.push(`unexpected error reply: ${u}`);
@@ -516,6 +531,10 @@ async function canonical(r: ReturnType<FaultNode["client"]>, key: string): Promi
       return `list:${JSON.stringify(await r.lrange(key, 0, -1))}`;
     case "zset":
       return `zset:${JSON.stringify(await r.zrange(key, 0, -1, "WITHSCORES"))}`;
+    case "stream":
+      return `stream:${JSON.stringify(await r.xrange(key, "-", "+"))}:${
+        JSON.stringify(await r.xinfo("GROUPS", key))
+      }`;
     default:
       return `${type}:?`;
   }
@@ -532,7 +551,7 @@ async function finalReads(
   nodes: FaultNode[],
   counters: string[],
   sets: string[],
-  ex: { queue: string; accounts: string[]; bank: HistoryRecorder } | null,
+  ex: { queues: string[]; stream: string; group: string; accounts: string[]; bank: HistoryRecorder } | null,
   h: HistoryRecorder,
 ): Promise<string[]> {
   const failed: string[] = [];
@@ -556,7 +575,16 @@ async function finalReads(
       for (const k of counters) await read("final-read", k, () => r.get(k));
       for (const k of sets) await read("final-read", k, () => r.smembers(k));
       if (ex !== null) {
-        await read("final-read", ex.queue, () => r.lrange(ex.queue, 0, -1));
+        for (const q of ex.queues) await read("final-read", q, () => r.lrange(q, 0, -1));
+        // The consumer group's queue: the entries after the group's last delivered id.
+        await read("final-read", ex.stream, async () => {
+          const groups = await r.xinfo("GROUPS", ex.stream) as unknown[][];
+          const g = groups.find((x) => x[1] === ex.group);
+          const at = g?.indexOf("last-delivered-id") ?? -1;
+          const from = g === undefined || at < 0 ? "-" : `(${g[at + 1] as string}`;
+          const rest = await r.xrange(ex.stream, from, "+");
+          return rest.map(([, fields]) => fields[1]);
+        });
         await read("final-read", undefined, async () => {
           const vals = await r.mget(...ex.accounts);
           return Object.fromEntries(ex.accounts.map((a, i) => [a, Number(vals[i] ?? 0)]));

@@ -30,6 +30,11 @@ export class Rng {
     return lo + this.int(hi - lo + 1);
   }
 
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+
   pick<T>(xs: readonly T[]): T {
     return xs[this.int(xs.length)];
   }

@@ -200,6 +200,9 @@ export class Client {
     if (this.closed) return;
     if (this.#pending.length > 0) {
       if (this.#encoder.size() > 0) this.#pending.push({ bytes: this.#encoder.take(), close: false });
+      // Replies ready ahead of the first one still waiting go out now (a blocked BLPOP must not hold
+      // back the reply of the LPUSH pipelined before it).
+      if (this.#pending[0].bytes !== null) this.#drainPending();
       return;
     }
     if (this.#encoder.size() > 0) {

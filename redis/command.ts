@@ -48,7 +48,8 @@ export class Deferred {
  * through replicated writes) and runs the command again, with `retryArgs` when given (XREAD's `$`
  * resolved to an id), whenever one of `keys` is written on any node, until the handler answers
  * something else or `timeoutMs` (0 = forever) passes, which answers `onTimeout`. Inside MULTI/EXEC
- * (and scripts) the face answers `onTimeout` at once, as Redis does.
+ * (and scripts) the face answers at once: `inTransaction` when given (BLMOVE answers a null bulk
+ * there, a null array on timeout), else `onTimeout`, as Redis does.
  */
 export class Block {
   constructor(
@@ -56,6 +57,7 @@ export class Block {
     readonly timeoutMs: number,
     readonly onTimeout: Reply,
     readonly retryArgs?: string[],
+    readonly inTransaction?: Reply,
   ) {}
 }
 
@@ -64,7 +66,10 @@ export class Block {
  * Errors are Redis's.
  */
 export function timeoutArg(s: string): number {
-  const n = parseFloatArg(s);
+  // Redis reads the timeout as a long double, hexadecimal included.
+  const n = /^[+-]?0x[0-9a-f]+$/i.test(s)
+    ? (s[0] === "-" ? -1 : 1) * Number(s.replace(/^[+-]/, ""))
+    : parseFloatArg(s);
   if (n === null || !Number.isFinite(n)) fail(err("ERR timeout is not a float or out of range"));
   if (n < 0) fail(err("ERR timeout is negative"));
   const ms = Math.ceil(n * 1000);

@@ -111,6 +111,19 @@ interface Parked {
   done: boolean;
 }
 
+/** The type a blocking command waits for: a write that leaves another type there does not wake it. */
+const WAKE_TYPE: Record<string, string> = {
+  blpop: "list",
+  brpop: "list",
+  blmove: "list",
+  brpoplpush: "list",
+  blmpop: "list",
+  bzpopmin: "zset",
+  bzpopmax: "zset",
+  bzmpop: "zset",
+  xread: "stream",
+};
+
 /** Attempts of an implicit transaction (and of EXEC) that lost a conflict before -TRYAGAIN. */
 export const ENVELOPE_ATTEMPTS = 8;
 /** How long a command may queue behind this node's own envelopes on its keys. */
@@ -167,6 +180,8 @@ export class Face {
   /** Keys with blocked clients written since the last wake-up pass. */
   readonly #readyKeys = new Set<string>();
   #wakeScheduled = false;
+  /** A wake-up pass is running (the commands it resumes must not start another). */
+  #waking = false;
   #nextClientId = 1;
   #cronTimer: unknown = null;
   /** The cluster, once the node replicates; null for a node that never joined one. */
@@ -235,8 +250,13 @@ export class Face {
 
   // ---------------------------------------------------------------- dispatch
 
-  /** Runs one parsed command for a client. */
+  /** Runs one parsed command for a client, then serves the clients blocked on the keys it wrote. */
   execute(client: Client, args: string[]): void {
+    this.#execute(client, args);
+    if (this.#readyKeys.size > 0) this.#wake();
+  }
+
+  #execute(client: Client, args: string[]): void {
     this.stats.totalCommands++;
     const found = lookupCommand(args);
     if ("error" in found) return this.#reject(client, found.error);
@@ -680,9 +700,15 @@ export class Face {
       p.timer = this.env.setTimer(block.timeoutMs, () => {
         p.timer = null;
         if (p.running) p.timedOut = true;
-        else this.#unpark(p, p.onTimeout);
+        else this.#timedOut(p);
       });
     }
+  }
+
+  /** A parked command's timeout passed: it answers its timeout reply and counts as one call. */
+  #timedOut(p: Parked): void {
+    this.#commandStat(p.spec.name).calls++;
+    this.#unpark(p, p.onTimeout);
   }
 
   /** Answers a parked client with `reply` (null: it left) and lets it run its next commands. */
@@ -703,16 +729,43 @@ export class Face {
     p.client.resume();
   }
 
-  /** Runs the commands parked on the keys written since the last pass, oldest first. */
+  /**
+   * Runs the commands parked on the keys written since the last pass, key by key in the order they
+   * were written, oldest parked client first, until no key is ready: the writes of the clients it
+   * serves (BLMOVE into a key another client waits on) are served in the same pass. Runs right
+   * after each command, as Redis does, and on a timer for writes replicated from other nodes.
+   */
   #wake(): void {
-    this.#wakeScheduled = false;
-    const ids = [...this.#readyKeys];
-    this.#readyKeys.clear();
-    for (const id of ids) {
-      for (const p of [...(this.#parkedByKey.get(id) ?? [])]) {
-        if (!p.done && !p.running) this.#retry(p);
+    if (this.#waking) return;
+    this.#waking = true;
+    try {
+      while (this.#readyKeys.size > 0) {
+        const ids = [...this.#readyKeys];
+        this.#readyKeys.clear();
+        for (const id of ids) {
+          for (const p of [...(this.#parkedByKey.get(id) ?? [])]) {
+            if (!p.done && !p.running && this.#wakes(p, id)) this.#retry(p);
+          }
+        }
       }
+    } finally {
+      this.#waking = false;
+      this.#wakeScheduled = false;
     }
+  }
+
+  /**
+   * True when key `id` now holds what `p` waits for: a list for the list pops, a sorted set for the
+   * zset pops, a stream for XREAD. A key of another type keeps them waiting, as in Redis; an
+   * XREADGROUP waits on its group and runs again whatever happened to the key (it answers NOGROUP
+   * or WRONGTYPE when the stream is gone).
+   */
+  #wakes(p: Parked, id: string): boolean {
+    const want = WAKE_TYPE[p.spec.name];
+    if (want === undefined) return true;
+    const sep = id.indexOf("\u0000");
+    const ks = this.engine.lookup(Number(id.slice(0, sep)), id.slice(sep + 1), this.engine.hlc.nowMs());
+    return ks === undefined || ks.type?.type === want;
   }
 
   /** Runs a parked command again: as an envelope when it is exclusive in a cluster, else locally. */
@@ -720,12 +773,8 @@ export class Face {
     const { client, spec, args } = p;
     const done = (r: Reply | Block) => {
       p.running = false;
-      // A key that now holds another type keeps its blocked clients waiting, as in Redis, except an
-      // XREADGROUP, which waits on its group and answers the error.
-      const waits = r instanceof Block ||
-        (r instanceof ErrorReply && r.s.startsWith("WRONGTYPE") && spec.name !== "xreadgroup");
-      if (!waits) return this.#unpark(p, r);
-      if (p.timedOut) this.#unpark(p, p.onTimeout);
+      if (!(r instanceof Block)) return this.#unpark(p, r);
+      if (p.timedOut) this.#timedOut(p);
     };
     p.running = true;
     if (this.cluster !== null && this.cluster.multiNode() && exclusiveReason(spec.name, args) !== null) {
@@ -793,7 +842,8 @@ export class Face {
   unblock(client: Client, withError: boolean): boolean {
     const p = this.#parkedByClient.get(client);
     if (p === undefined || p.running) return false;
-    this.#unpark(p, withError ? err("UNBLOCKED client unblocked via CLIENT UNBLOCK") : p.onTimeout);
+    if (withError) this.#unpark(p, err("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
+    else this.#timedOut(p);
     return true;
   }
 
@@ -851,7 +901,7 @@ export class Face {
 /** A queued command's reply inside EXEC: a blocking command that finds nothing answers its timeout reply. */
 function inTransaction(r: Reply | Deferred | Block): Reply {
   if (r instanceof Deferred) return err("ERR command cannot run inside MULTI");
-  if (r instanceof Block) return r.onTimeout;
+  if (r instanceof Block) return r.inTransaction !== undefined ? r.inTransaction : r.onTimeout;
   return r;
 }
 

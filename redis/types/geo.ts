@@ -144,7 +144,9 @@ export function humanDouble(x: number): string {
 
 /** A coordinate in a reply: Redis's human format in RESP2, a double in RESP3. */
 function coordReply(ctx: Ctx, x: number): Reply {
-  return (ctx.client as { resp?: number } | undefined)?.resp === 3 ? new DoubleReply(x, humanDouble(x)) : humanDouble(x);
+  return (ctx.client as { resp?: number } | undefined)?.resp === 3
+    ? new DoubleReply(x, humanDouble(x))
+    : humanDouble(x);
 }
 
 /** A distance in a reply: four decimals, a bulk string in both protocols. */

@@ -73,8 +73,13 @@ export const MAX_ID = (U64 << 64n) | U64;
 
 /** Formats an id as "ms-seq". */
 export function fmtId(id: bigint): string {
-  return `${id >> 64n}-${id & U64}`;
+  const ms = id >> 64n, seq = id & U64;
+  // Number formatting is several times faster than BigInt's; ids are mostly below 2^53.
+  return (ms <= SAFE ? String(Number(ms)) : String(ms)) + "-" +
+    (seq <= SAFE ? String(Number(seq)) : String(seq));
 }
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Parses an unsigned 64-bit decimal; null when invalid. */
 function parseU64(s: string): bigint | null {
@@ -99,8 +104,17 @@ export function parseId(s: string, missingSeq = 0n, strict = true): bigint | nul
 
 /** An op's id ("ms-seq"), or null. */
 function opId(x: unknown): bigint | null {
-  return typeof x === "string" ? parseId(x) : null;
+  if (typeof x !== "string") return null;
+  // The op XADD just wrote is applied at once with the id its handler formatted: parse it once.
+  if (x === lastOpIdText) return lastOpId;
+  const id = parseId(x);
+  lastOpIdText = x;
+  lastOpId = id;
+  return id;
 }
+
+/** A one-entry memo of `opId` (a pure function of its text). */
+let lastOpIdText = "", lastOpId: bigint | null = null;
 
 // ---------------------------------------------------------------- state
 
@@ -540,7 +554,10 @@ function isTrim(t: unknown): t is Trim {
 }
 
 function strings(x: unknown): string[] {
-  return Array.isArray(x) ? x.filter((v): v is string => typeof v === "string") : [];
+  if (!Array.isArray(x)) return [];
+  // The usual case, every element a string, keeps the array as it is.
+  for (const v of x) if (typeof v !== "string") return x.filter((v): v is string => typeof v === "string");
+  return x as string[];
 }
 
 function applyXadd(state: StreamState | undefined, op: Op, j: Journal): StreamState | undefined {
@@ -553,8 +570,13 @@ function applyXadd(state: StreamState | undefined, op: Op, j: Journal): StreamSt
   const li = s.lastIndex();
   if (li >= 0 && s.ids[li] >= id) return state;
   s.append(id, fields, op[3] === 1, j);
-  s.set(s, "lastId", id, j);
-  s.set(s, "entriesAdded", s.entriesAdded + 1, j);
+  const lastId = s.lastId;
+  s.lastId = id;
+  s.entriesAdded++;
+  j.push(() => {
+    s.lastId = lastId;
+    s.entriesAdded--;
+  });
   if (isTrim(op[4])) trim(s, op[4], j);
   return s;
 }
@@ -1085,10 +1107,13 @@ function xadd(ctx: Ctx, args: string[]): Reply {
   const s = streamForWrite(ctx, key);
   if (idSpec !== "*" && parseId(idSpec) === null && !/^[0-9]+-\*$/.test(idSpec)) fail(INVALID_ID);
   if (s === undefined && nomk) return null;
-  const id = nextId(ctx, s, idSpec);
+  const big = nextId(ctx, s, idSpec), id = fmtId(big);
+  // Its op is applied at once: spare `opId` parsing the text back.
+  lastOpIdText = id;
+  lastOpId = big;
   const fields = args.slice(i + 1);
-  write(ctx, key, ["xadd", fmtId(id), fields, needsNewNode(ctx, s, fields) ? 1 : 0, trimOp]);
-  return fmtId(id);
+  write(ctx, key, ["xadd", id, fields, needsNewNode(ctx, s, fields) ? 1 : 0, trimOp]);
+  return id;
 }
 
 // ------------------------------------------------------------ reads

@@ -164,6 +164,23 @@ export function parseFloatArg(s: string): number | null {
   return Number.isNaN(n) ? null : n;
 }
 
+const E_INVALID_CURSOR = err("ERR invalid cursor");
+
+/**
+ * A SCAN-family cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading
+ * zeros); one beyond the safe integers reads as the largest safe one (past every real position).
+ */
+export function scanCursor(s: string): number {
+  const m = /^\+?([0-9]+)$/.exec(s);
+  if (m === null) fail(E_INVALID_CURSOR);
+  const digits = m[1];
+  if (digits.length > 15) {
+    if (BigInt(digits) > 2n ** 64n - 1n) fail(E_INVALID_CURSOR);
+    return Number.MAX_SAFE_INTEGER;
+  }
+  return Number(digits);
+}
+
 /** Uppercases an option argument (ASCII) for matching. */
 export function upper(s: string): string {
   return s.toUpperCase();

@@ -13,7 +13,7 @@
  */
 import type { EncodingLimits } from "./encodings.ts";
 import type { KeyState } from "../core/keyspace.ts";
-import { type Ctx, fail, getKey, type Handler, intArg, parseInt64, write } from "./command.ts";
+import { type Ctx, fail, getKey, type Handler, intArg, parseInt64, scanCursor, write } from "./command.ts";
 import { globMatch } from "./command_table.ts";
 import { E, err, OK, type Reply, SimpleReply } from "./reply.ts";
 
@@ -29,7 +29,6 @@ const SAME_OBJECT = err("ERR source and destination objects are the same");
 const INT_RANGE = err("ERR value is out of range, value must between -2147483648 and 2147483647");
 const NX_CONFLICT = err("ERR NX and XX, GT or LT options at the same time are not compatible");
 const GT_LT_CONFLICT = err("ERR GT and LT options at the same time are not compatible");
-const INVALID_CURSOR = err("ERR invalid cursor");
 const NOVALUES_SCAN = err("ERR NOVALUES option can only be used in HSCAN");
 const NO_LFU = err(
   "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when " +
@@ -77,18 +76,6 @@ function dbArg(ctx: Ctx, s: string): number {
 function restoreOp(ks: KeyState): unknown[] {
   const t = ks.type!;
   return ["restore", t.type, t.encode(ks.value), ks.deadline];
-}
-
-/** A cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading zeros). */
-function parseCursor(s: string): number {
-  const m = /^\+?([0-9]+)$/.exec(s);
-  if (m === null) fail(INVALID_CURSOR);
-  const digits = m[1];
-  if (digits.length > 15) {
-    if (BigInt(digits) > 2n ** 64n - 1n) fail(INVALID_CURSOR);
-    return Number.MAX_SAFE_INTEGER;
-  }
-  return Number(digits);
 }
 
 // ------------------------------------------------------------------ DEL, EXISTS, TYPE, TOUCH, DBSIZE
@@ -227,7 +214,7 @@ const keys: Handler = (ctx, args) => {
 };
 
 const scan: Handler = (ctx, args) => {
-  const cursor = parseCursor(args[1]);
+  const cursor = scanCursor(args[1]);
   let count = SCAN_DEFAULT_COUNT;
   let pattern: string | null = null;
   let typeName: string | null = null;

@@ -62,6 +62,7 @@ import {
   isInt64,
   normInt,
   parseInt64,
+  scanCursor,
   upper,
   write,
 } from "../command.ts";
@@ -564,7 +565,6 @@ const E_ONE_COND = err("ERR Only one of FXX or FNX arguments can be specified");
 const E_ONE_SETEX_TTL = err("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
 const E_ONE_GETEX_TTL = err("ERR Only one of EX, PX, EXAT, PXAT or PERSIST arguments can be specified");
 const E_MISSING_TIME = err("ERR missing expire time");
-const E_CURSOR = err("ERR invalid cursor");
 const E_RANGE = err(
   "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
 );
@@ -879,18 +879,6 @@ function hrandfield(ctx: Ctx, args: string[]): Reply {
     out[2 * k + 1] = live[picks[k]][1].v;
   }
   return out;
-}
-
-/** A cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading zeros). */
-function scanCursor(s: string): number {
-  const m = /^\+?([0-9]+)$/.exec(s);
-  if (m === null) fail(E_CURSOR);
-  const digits = m[1];
-  if (digits.length > 15) {
-    if (BigInt(digits) > 2n ** 64n - 1n) fail(E_CURSOR);
-    return Number.MAX_SAFE_INTEGER;
-  }
-  return Number(digits);
 }
 
 /**

@@ -41,7 +41,17 @@
 import type { EncodingLimits } from "../encodings.ts";
 import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
-import { type Ctx, fail, getKey, getTyped, type Handler, parseInt64, upper, write } from "../command.ts";
+import {
+  type Ctx,
+  fail,
+  getKey,
+  getTyped,
+  type Handler,
+  parseInt64,
+  scanCursor,
+  upper,
+  write,
+} from "../command.ts";
 import { globMatch } from "../command_table.ts";
 import { E, err, type Reply, SetReply } from "../reply.ts";
 
@@ -543,22 +553,9 @@ function sintercard(ctx: Ctx, args: string[]): Reply {
   return inter(readSets(ctx, args.slice(2, 2 + numkeys)), limit).length;
 }
 
-const E_CURSOR = err("ERR invalid cursor");
 const E_NOVALUES = err("ERR NOVALUES option can only be used in HSCAN");
 /** SSCAN's default COUNT: positions visited per call. */
 const SSCAN_DEFAULT_COUNT = 10;
-
-/** A cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading zeros). */
-function scanCursor(s: string): number {
-  const m = /^\+?([0-9]+)$/.exec(s);
-  if (m === null) fail(E_CURSOR);
-  const digits = m[1];
-  if (digits.length > 15) {
-    if (BigInt(digits) > 2n ** 64n - 1n) fail(E_CURSOR);
-    return Number.MAX_SAFE_INTEGER;
-  }
-  return Number(digits);
-}
 
 /**
  * SSCAN key cursor [MATCH pattern] [COUNT count]. A set Redis would keep as an intset or listpack

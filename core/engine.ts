@@ -82,6 +82,8 @@ export const MAX_HELD_EFFECTS = 1_000_000;
 export const AUTO_CHECKPOINT_MIN_BYTES = 64 * 1024 * 1024;
 /** Keys expired per active-expiry cycle at most, so one cycle never stalls the loop. */
 const EXPIRE_BATCH = 2000;
+/** How long active expiry waits before looking again at a due key it could not free yet. */
+const EXPIRE_RETRY_MS = 1000;
 
 /** Default bound on one key's unstable effects (`--max-unstable-bytes`). */
 export const DEFAULT_MAX_UNSTABLE_BYTES = 64 * 1024 * 1024;
@@ -1459,9 +1461,9 @@ export class Engine {
   expirySafeMs = Infinity;
 
   /** Frees an expired key whose history is settled (no effect: every node expires it alike). */
-  #expire(db: number, key: string, ks: KeyState): void {
-    if (!ks.settled()) return;
-    if (this.#clustered && (ks.end >= this.expirySafeMs || this.#heldCount > 0)) return;
+  #expire(db: number, key: string, ks: KeyState): boolean {
+    if (!ks.settled()) return false;
+    if (this.#clustered && (ks.end >= this.expirySafeMs || this.#heldCount > 0)) return false;
     const d = this.dbs[db];
     const before = this.#measure(ks), beforeDeadline = ks.deadline;
     ks.type = null;
@@ -1471,6 +1473,7 @@ export class Engine {
     this.stats.expiredKeys++;
     this.#dropIfSettled(db, key, ks);
     this.onExpired?.(db, key);
+    return true;
   }
 
   /** Called with every local batch's record (a copy), for the replicator to send. */
@@ -1486,12 +1489,16 @@ export class Engine {
     // The simulator may starve active expiry, so reads must expire keys lazily on their own.
     const budget = this.env.buggify("engine.expire-budget") ? 1 : EXPIRE_BATCH;
     let n = 0;
+    const later: DeadlineEntry[] = [];
     while (n < budget && this.#deadlines.peek() <= now) {
       const x = this.#deadlines.pop()!;
       if (!this.#indexed(x)) continue;
-      this.#expire(x.db, x.key, x.ks);
-      n++;
+      if (this.#expire(x.db, x.key, x.ks)) n++;
+      else later.push(x);
     }
+    // A key not settled yet (an effect on it is unstable) is looked at again a little later, so
+    // it is freed (and DBSIZE stops counting it) without a client having to read it.
+    for (const x of later) this.#deadlines.push(x.deadline, x.db, x.key, x.ks, now + EXPIRE_RETRY_MS);
     if (this.#deadlines.size > 1024 && this.#deadlines.size > 4 * this.#expiringTotal()) {
       this.#deadlines.compact((x) => this.#indexed(x));
     }

@@ -273,6 +273,8 @@ export interface DeadlineEntry {
   db: number;
   key: string;
   ks: KeyState;
+  /** When active expiry looks at it: the deadline, or later when the key could not be freed yet. */
+  at: number;
 }
 
 /**
@@ -287,14 +289,14 @@ export class DeadlineIndex {
     return this.#heap.length;
   }
 
-  push(deadline: number, db: number, key: string, ks: KeyState): void {
-    this.#heap.push({ deadline, db, key, ks });
+  push(deadline: number, db: number, key: string, ks: KeyState, at = deadline): void {
+    this.#heap.push({ deadline, db, key, ks, at });
     this.#up(this.#heap.length - 1);
   }
 
-  /** The smallest deadline, or Infinity. */
+  /** The earliest time an entry is due, or Infinity. */
   peek(): number {
-    return this.#heap.length > 0 ? this.#heap[0].deadline : Infinity;
+    return this.#heap.length > 0 ? this.#heap[0].at : Infinity;
   }
 
   pop(): DeadlineEntry | undefined {
@@ -327,7 +329,7 @@ export class DeadlineIndex {
     const h = this.#heap, x = h[i];
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p].deadline <= x.deadline) break;
+      if (h[p].at <= x.at) break;
       h[i] = h[p];
       i = p;
     }
@@ -338,12 +340,12 @@ export class DeadlineIndex {
     const h = this.#heap, n = h.length, x = h[i];
     for (;;) {
       const a = 2 * i + 1, b = a + 1;
-      let m = -1, md = x.deadline;
-      if (a < n && h[a].deadline < md) {
+      let m = -1, md = x.at;
+      if (a < n && h[a].at < md) {
         m = a;
-        md = h[a].deadline;
+        md = h[a].at;
       }
-      if (b < n && h[b].deadline < md) m = b;
+      if (b < n && h[b].at < md) m = b;
       if (m < 0) break;
       h[i] = h[m];
       i = m;

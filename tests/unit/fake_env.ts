@@ -100,3 +100,19 @@ export function commandNode(
   const lastOps = () => ops[ops.length - 1];
   return { engine, clock, effects, run, other, value, lastOps };
 }
+
+/** A seeded Fisher-Yates shuffle (xorshift32): the same order for the same seed. */
+export function shuffle<T>(a: readonly T[], seed: number): T[] {
+  const out = [...a];
+  let x = (seed >>> 0) || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const j = x % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

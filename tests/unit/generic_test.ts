@@ -14,7 +14,7 @@ import { listCommands, listType } from "../../redis/types/list.ts";
 import { setCommands, setType } from "../../redis/types/set.ts";
 import { stringCommands, stringType } from "../../redis/types/string.ts";
 import { zsetCommands, zsetType } from "../../redis/types/zset.ts";
-import { fakeEnv } from "./fake_env.ts";
+import { fakeEnv, shuffle } from "./fake_env.ts";
 
 const HANDLERS = {
   ...keyCommands,
@@ -68,21 +68,6 @@ function node(seed = 1, peers: string[] = []) {
   };
   const lastOps = () => ops[ops.length - 1];
   return { engine, clock, run, lastOps, effects };
-}
-
-function shuffle<T>(a: readonly T[], seed: number): T[] {
-  const out = [...a];
-  let x = (seed >>> 0) || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 const SCORES = "ERR:ERR One or more scores can't be converted into double";

@@ -13,7 +13,7 @@ import {
   HashState,
   hashType,
 } from "../../redis/types/hash.ts";
-import { commandNode } from "./fake_env.ts";
+import { commandNode, shuffle } from "./fake_env.ts";
 
 const LIMITS = defaultEncodingLimits();
 
@@ -928,19 +928,3 @@ describe("hash field expiry commands", () => {
     expect(reorders).toBeGreaterThan(0);
   });
 });
-
-/** A seeded Fisher-Yates shuffle. */
-function shuffle<T>(a: readonly T[], seed: number): T[] {
-  const out = [...a];
-  let x = (seed >>> 0) || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}

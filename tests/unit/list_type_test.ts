@@ -12,7 +12,7 @@ import {
   ListState,
   listType,
 } from "../../redis/types/list.ts";
-import { commandNode } from "./fake_env.ts";
+import { commandNode, shuffle } from "./fake_env.ts";
 
 // ---------------------------------------------------------------- reducer
 
@@ -760,19 +760,3 @@ describe("list commands", () => {
     expect(nonEmpty).toBeGreaterThan(0);
   });
 });
-
-/** A seeded Fisher-Yates shuffle. */
-function shuffle<T>(a: readonly T[], seed: number): T[] {
-  const out = [...a];
-  let x = (seed >>> 0) || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}

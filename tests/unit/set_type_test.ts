@@ -14,7 +14,7 @@ import {
   setType,
   SRANDMEMBER_MAX_REPEATS,
 } from "../../redis/types/set.ts";
-import { commandNode } from "./fake_env.ts";
+import { commandNode, shuffle } from "./fake_env.ts";
 
 const LIMITS = defaultEncodingLimits();
 
@@ -677,19 +677,3 @@ describe("set commands", () => {
     expect(nonEmpty).toBeGreaterThan(0);
   });
 });
-
-/** A seeded Fisher-Yates shuffle. */
-function shuffle<T>(a: readonly T[], seed: number): T[] {
-  const out = [...a];
-  let x = (seed >>> 0) || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}

@@ -17,7 +17,7 @@ import {
   type Shape,
 } from "../../redis/types/geo.ts";
 import { ZSET_MEMBER_OVERHEAD, zsetCommands, ZSetState, zsetType } from "../../redis/types/zset.ts";
-import { commandNode } from "./fake_env.ts";
+import { commandNode, shuffle } from "./fake_env.ts";
 
 const LIMITS = defaultEncodingLimits();
 const W = Writer.of("n1", 1);
@@ -504,19 +504,3 @@ describe("geo", () => {
     );
   });
 });
-
-/** A seeded Fisher-Yates shuffle. */
-function shuffle<T>(a: readonly T[], seed: number): T[] {
-  const out = [...a];
-  let x = (seed >>> 0) || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}

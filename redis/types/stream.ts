@@ -3,9 +3,11 @@
  * stream commands XADD, XRANGE, XREVRANGE, XLEN, XDEL, XDELEX, XTRIM, XREAD, XSETID, XGROUP,
  * XREADGROUP, XACK, XACKDEL, XPENDING, XCLAIM, XAUTOCLAIM and XINFO.
  *
- * An entry id is a 128-bit number (`ms << 64 | seq`, a bigint in memory, "ms-seq" in ops). Ids
- * are chosen by the handler (XADD `*` from `ctx.batch.nowMs` and the last id) and written into
- * the op, so an op replays identically on every node. Times kept in the pending entries lists
+ * An entry id is a 128-bit number (`ms << 64 | seq`, a bigint in the API, "ms-seq" in ops; the
+ * entries and the last id keep it as two numbers while both parts fit, as every clock-made id
+ * does, so that XADD computes ids and stores entries without bigints). Ids are chosen by the
+ * handler (XADD `*` from `ctx.batch.nowMs` and the last id) and written into the op, so an op
+ * replays identically on every node. Times kept in the pending entries lists
  * (PEL) and consumers come from the op too (the handler's clock reading), never from apply time.
  *
  * Entries sit in a sorted array (binary search by id, amortized O(1) appends); a deletion leaves
@@ -39,8 +41,8 @@
  * goes to one consumer; XDEL, XDELEX (but ACKED) and XTRIM are coordination-free: a deletion of
  * an entry deleted concurrently is a no-op and a trim is evaluated where it lands.
  *
- * Undo: each op records the inverse of every mutation it made (a journal of closures), replayed
- * backwards. Memory accounting: entries cost their fields plus `ENTRY_OVERHEAD`, PEL entries
+ * Undo: each op records the inverse of every mutation it made (a journal of closures, and a plain
+ * record for an append), replayed backwards. Memory accounting: entries cost their fields plus `ENTRY_OVERHEAD`, PEL entries
  * `PEL_OVERHEAD`, consumers and groups their names plus an overhead.
  */
 import type { Op } from "../../core/effect.ts";
@@ -104,17 +106,95 @@ export function parseId(s: string, missingSeq = 0n, strict = true): bigint | nul
 
 /** An op's id ("ms-seq"), or null. */
 function opId(x: unknown): bigint | null {
-  if (typeof x !== "string") return null;
-  // The op XADD just wrote is applied at once with the id its handler formatted: parse it once.
-  if (x === lastOpIdText) return lastOpId;
-  const id = parseId(x);
-  lastOpIdText = x;
-  lastOpId = id;
-  return id;
+  return typeof x === "string" ? parseId(x) : null;
 }
 
-/** A one-entry memo of `opId` (a pure function of its text). */
-let lastOpIdText = "", lastOpId: bigint | null = null;
+/**
+ * An id as parts: `ms` and `seq` as numbers, exact when `big` is null (both at most 2^53 - 1, as
+ * every clock-made id); otherwise `big` is the exact id and the numbers are its rounded parts. The
+ * hot paths (XADD, entry storage) work on parts so that an entry retains no bigint.
+ */
+interface Parts {
+  ms: number;
+  seq: number;
+  big: bigint | null;
+}
+
+const SAFE_N = Number.MAX_SAFE_INTEGER;
+
+/** Splits an id into `p`. */
+function splitId(id: bigint, p: Parts): void {
+  const ms = id >> 64n, seq = id & U64;
+  p.ms = Number(ms);
+  p.seq = Number(seq);
+  p.big = ms <= SAFE && seq <= SAFE ? null : id;
+}
+
+/** The parts of an id. */
+function partsOf(id: bigint): Parts {
+  const p: Parts = { ms: 0, seq: 0, big: null };
+  splitId(id, p);
+  return p;
+}
+
+/** The id of parts. */
+function joinId(ms: number, seq: number, big: bigint | null): bigint {
+  return big ?? ((BigInt(ms) << 64n) | BigInt(seq));
+}
+
+/** Compares two ids given as parts. */
+function cmpParts(
+  am: number,
+  as: number,
+  ab: bigint | null,
+  bm: number,
+  bs: number,
+  bb: bigint | null,
+): number {
+  if (ab === null && bb === null) return am !== bm ? (am < bm ? -1 : 1) : as < bs ? -1 : as > bs ? 1 : 0;
+  const a = joinId(am, as, ab), b = joinId(bm, bs, bb);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Parses a decimal of at most 15 digits (below 2^53) as a number; -1 when it is not one. */
+function smallDecimal(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** The parts of an op's id ("ms-seq") in the scratch `OP_ID`; false when invalid. */
+function opParts(x: unknown): boolean {
+  if (typeof x !== "string") return false;
+  if (x === clockText) {
+    // The op XADD `*` just wrote, applied at once: its parts are known.
+    OP_ID.ms = clockMs;
+    OP_ID.seq = clockSeq;
+    OP_ID.big = null;
+    return true;
+  }
+  const dash = x.indexOf("-");
+  const ms = dash < 0 ? -1 : smallDecimal(x, 0, dash),
+    seq = ms < 0 ? -1 : smallDecimal(x, dash + 1, x.length);
+  if (seq >= 0) {
+    OP_ID.ms = ms;
+    OP_ID.seq = seq;
+    OP_ID.big = null;
+    return true;
+  }
+  const id = parseId(x);
+  if (id === null) return false;
+  splitId(id, OP_ID);
+  return true;
+}
+
+/** Scratch parts of the op id being applied (one at a time: apply is synchronous). */
+const OP_ID: Parts = { ms: 0, seq: 0, big: null };
 
 // ---------------------------------------------------------------- state
 
@@ -144,16 +224,28 @@ export interface Group {
   readonly consumers: Map<string, Consumer>;
 }
 
-/** A node of entries (approximate trimming removes whole nodes). */
+/** A node of entries (approximate trimming removes whole nodes); its last id as parts. */
 interface NodeInfo {
   live: number;
   total: number;
   bytes: number;
-  lastId: bigint;
+  lastMs: number;
+  lastSeq: number;
+  lastBig: bigint | null;
+}
+
+/** The last id appended to a node. */
+function nodeLastId(n: NodeInfo): bigint {
+  return joinId(n.lastMs, n.lastSeq, n.lastBig);
 }
 
 /** A journal of inverse mutations, run backwards by undo. */
-type Journal = (() => void)[];
+type Journal = (Inverse | (() => void))[];
+
+/** An inverse mutation kept as a record rather than a closure. */
+interface Inverse {
+  run(): void;
+}
 
 /** Index of the first element >= `id` in the ascending array `a`. */
 function lowerBound(a: readonly bigint[], id: bigint): number {
@@ -175,8 +267,14 @@ export function entryNodeBytes(fields: readonly string[]): number {
 
 /** A stream: entries, counters and consumer groups. */
 export class StreamState {
-  /** Entry ids ascending, tombstones included. */
-  ids: bigint[] = [];
+  /**
+   * Entry ids ascending, tombstones included, as parts: `ids` holds the ms parts, `seqs` the seq
+   * parts (numbers, exact while `bigIds` is null); once any id does not fit, `bigIds` holds every
+   * id exactly (and stays).
+   */
+  ids: number[] = [];
+  seqs: number[] = [];
+  bigIds: bigint[] | null = null;
   /** Field-value lists parallel to `ids`; null is a tombstone. */
   vals: (string[] | null)[] = [];
   /** Node number of each entry. */
@@ -186,16 +284,71 @@ export class StreamState {
   /** Index of the first slot that may be live. */
   head = 0;
   length = 0;
-  lastId = 0n;
+  /** The last id as parts (see `Parts`). */
+  lastMs = 0;
+  lastSeq = 0;
+  lastBig: bigint | null = null;
   maxDeleted = 0n;
   entriesAdded = 0;
   readonly groups = new Map<string, Group>();
   bytes = 0;
 
+  /** The last id. */
+  get lastId(): bigint {
+    return joinId(this.lastMs, this.lastSeq, this.lastBig);
+  }
+
+  set lastId(id: bigint) {
+    const p = partsOf(id);
+    this.setLastParts(p.ms, p.seq, p.big);
+  }
+
+  /** Sets the last id's parts. */
+  setLastParts(ms: number, seq: number, big: bigint | null): void {
+    this.lastMs = ms;
+    this.lastSeq = seq;
+    this.lastBig = big;
+  }
+
+  /** The id at slot `i`. */
+  idAt(i: number): bigint {
+    return this.bigIds !== null ? this.bigIds[i] : joinId(this.ids[i], this.seqs[i], null);
+  }
+
+  /** Compares the id at slot `i` with an id given as parts. */
+  cmpAt(i: number, ms: number, seq: number, big: bigint | null): number {
+    if (this.bigIds === null) {
+      // Stored parts are exact and below 2^53; a rounded part of a larger id still compares above.
+      const m = this.ids[i];
+      if (m !== ms) return m < ms ? -1 : 1;
+      const q = this.seqs[i];
+      return q < seq ? -1 : q > seq ? 1 : 0;
+    }
+    const a = this.bigIds[i], b = joinId(ms, seq, big);
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  /** Compares the id at slot `i` with `k`. */
+  cmpKey(i: number, k: Parts): number {
+    return this.cmpAt(i, k.ms, k.seq, k.big);
+  }
+
+  /** Index of the first slot with an id >= `k`. */
+  lowerBound(k: Parts): number {
+    let lo = 0, hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cmpKey(mid, k) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Index of the live entry `id`, or -1. */
   indexOf(id: bigint): number {
-    const i = lowerBound(this.ids, id);
-    return i < this.ids.length && this.ids[i] === id && this.vals[i] !== null ? i : -1;
+    const k = keyOf(id);
+    const i = this.lowerBound(k);
+    return i < this.ids.length && this.cmpKey(i, k) === 0 && this.vals[i] !== null ? i : -1;
   }
 
   /** The fields of entry `id`, or null. */
@@ -207,7 +360,7 @@ export class StreamState {
   /** Id of the first live entry (0 when empty). */
   firstId(): bigint {
     const i = this.#nextLive(this.head);
-    return i < 0 ? 0n : this.ids[i];
+    return i < 0 ? 0n : this.idAt(i);
   }
 
   /** Index of the first live slot at or after `i`, or -1. */
@@ -218,7 +371,7 @@ export class StreamState {
 
   /** Index of the first live entry with an id >= `id`, or -1. */
   liveIndexFrom(id: bigint): number {
-    return this.#nextLive(Math.max(lowerBound(this.ids, id), this.head));
+    return this.#nextLive(Math.max(this.lowerBound(keyOf(id)), this.head));
   }
 
   /** Index of the last live slot, or -1. */
@@ -234,20 +387,21 @@ export class StreamState {
   range(start: bigint, end: bigint, count: number, rev = false): [bigint, string[]][] {
     const out: [bigint, string[]][] = [];
     if (start > end) return out;
+    const ks = keyOf(start), ke = keyOf(end);
     if (!rev) {
-      for (let i = Math.max(lowerBound(this.ids, start), this.head); i < this.ids.length; i++) {
-        if (this.ids[i] > end) break;
+      for (let i = Math.max(this.lowerBound(ks), this.head); i < this.ids.length; i++) {
+        if (this.cmpKey(i, ke) > 0) break;
         const v = this.vals[i];
         if (v === null) continue;
-        out.push([this.ids[i], v]);
+        out.push([this.idAt(i), v]);
         if (count > 0 && out.length >= count) break;
       }
     } else {
-      for (let i = lowerBound(this.ids, end + 1n) - 1; i >= this.head; i--) {
-        if (this.ids[i] < start) break;
+      for (let i = this.lowerBound(keyOf(end + 1n)) - 1; i >= this.head; i--) {
+        if (this.cmpKey(i, ks) < 0) break;
         const v = this.vals[i];
         if (v === null) continue;
-        out.push([this.ids[i], v]);
+        out.push([this.idAt(i), v]);
         if (count > 0 && out.length >= count) break;
       }
     }
@@ -259,59 +413,80 @@ export class StreamState {
     return this.nodes.get(this.nextNode - 1);
   }
 
-  /** Appends an entry (id above every id), in a new node or the last one. */
-  append(id: bigint, fields: string[], newNode: boolean, j: Journal): void {
-    // Tombstones at or above `id` (XSETID may lower the last id below trimmed entries) go first:
-    // they are invisible, and undoing their deletion re-inserts by id.
-    while (this.ids.length > 0 && this.ids[this.ids.length - 1] >= id) {
-      if (this.vals[this.ids.length - 1] !== null) throw new Error("stream: append below a live entry");
-      this.ids.pop();
-      this.vals.pop();
-      this.nodeOf.pop();
+  /** Inserts a slot at `k` (appends when `k` is the length). */
+  insertSlot(
+    k: number,
+    ms: number,
+    seq: number,
+    big: bigint | null,
+    fields: string[] | null,
+    num: number,
+  ): void {
+    if (big !== null && this.bigIds === null) {
+      this.bigIds = this.ids.map((m, i) => joinId(m, this.seqs[i], null));
     }
+    if (k === this.ids.length) {
+      this.ids.push(ms);
+      this.seqs.push(seq);
+      this.bigIds?.push(joinId(ms, seq, big));
+      this.vals.push(fields);
+      this.nodeOf.push(num);
+      return;
+    }
+    this.ids.splice(k, 0, ms);
+    this.seqs.splice(k, 0, seq);
+    this.bigIds?.splice(k, 0, joinId(ms, seq, big));
+    this.vals.splice(k, 0, fields);
+    this.nodeOf.splice(k, 0, num);
+  }
+
+  /** Removes the last slot. */
+  popSlot(): void {
+    this.ids.pop();
+    this.seqs.pop();
+    this.bigIds?.pop();
+    this.vals.pop();
+    this.nodeOf.pop();
     if (this.head > this.ids.length) this.head = this.ids.length;
+  }
+
+  /**
+   * Appends an entry (id above every id and the last id), in a new node or the last one, and makes
+   * it the last id (counting it in entries-added).
+   */
+  append(ms: number, seq: number, big: bigint | null, fields: string[], newNode: boolean, j: Journal): void {
+    // Tombstones at or above the id (XSETID may lower the last id below trimmed entries) go first:
+    // they are invisible, and undoing their deletion re-inserts by id.
+    while (this.ids.length > 0 && this.cmpAt(this.ids.length - 1, ms, seq, big) >= 0) {
+      if (this.vals[this.ids.length - 1] !== null) throw new Error("stream: append below a live entry");
+      this.popSlot();
+    }
     let num = this.nextNode - 1;
     let node = this.nodes.get(num);
-    if (newNode || node === undefined) {
+    const created = newNode || node === undefined;
+    if (created) {
       num = this.nextNode++;
-      node = { live: 0, total: 0, bytes: 0, lastId: 0n };
+      node = { live: 0, total: 0, bytes: 0, lastMs: 0, lastSeq: 0, lastBig: null };
       this.nodes.set(num, node);
-      const n = num;
-      j.push(() => {
-        this.nodes.delete(n);
-        this.nextNode--;
-      });
     }
-    const nb = entryNodeBytes(fields), prevLast = node.lastId, nd = node;
-    node.live++;
-    node.total++;
-    node.bytes += nb;
-    node.lastId = id;
-    this.ids.push(id);
-    this.vals.push(fields);
-    this.nodeOf.push(num);
+    j.push(new AppendInverse(this, node!, created ? num : -1));
+    node!.live++;
+    node!.total++;
+    node!.bytes += entryNodeBytes(fields);
+    node!.lastMs = ms;
+    node!.lastSeq = seq;
+    node!.lastBig = big;
+    this.insertSlot(this.ids.length, ms, seq, big, fields, num);
     this.length++;
-    const cost = entryBytes(fields);
-    this.bytes += cost;
-    j.push(() => {
-      const i = this.ids.length - 1;
-      if (this.ids[i] !== id) throw new Error("stream: undo of an append out of order");
-      this.ids.pop();
-      this.vals.pop();
-      this.nodeOf.pop();
-      if (this.head > this.ids.length) this.head = this.ids.length;
-      this.length--;
-      this.bytes -= cost;
-      nd.live--;
-      nd.total--;
-      nd.bytes -= nb;
-      nd.lastId = prevLast;
-    });
+    this.bytes += entryBytes(fields);
+    this.setLastParts(ms, seq, big);
+    this.entriesAdded++;
   }
 
   /** Deletes the live entry at index `i` (a tombstone; the node goes when it empties). */
   deleteAt(i: number, j: Journal): void {
-    const id = this.ids[i], fields = this.vals[i]!, num = this.nodeOf[i];
+    const ms = this.ids[i], seq = this.seqs[i], big = this.bigIds?.[i] ?? null;
+    const fields = this.vals[i]!, num = this.nodeOf[i];
     const node = this.nodes.get(num)!;
     this.vals[i] = null;
     this.length--;
@@ -320,13 +495,9 @@ export class StreamState {
     node.live--;
     if (node.live === 0) this.nodes.delete(num);
     j.push(() => {
-      const k = lowerBound(this.ids, id);
-      if (k < this.ids.length && this.ids[k] === id) this.vals[k] = fields;
-      else {
-        this.ids.splice(k, 0, id);
-        this.vals.splice(k, 0, fields);
-        this.nodeOf.splice(k, 0, num);
-      }
+      const k = this.lowerBound({ ms, seq, big });
+      if (k < this.ids.length && this.cmpAt(k, ms, seq, big) === 0) this.vals[k] = fields;
+      else this.insertSlot(k, ms, seq, big, fields, num);
       if (k < this.head) this.head = k;
       if (node.live === 0) this.nodes.set(num, node);
       node.live++;
@@ -341,14 +512,19 @@ export class StreamState {
   #maybeCompact(): void {
     const dead = this.ids.length - this.length;
     if (dead < 64 || dead <= this.length) return;
-    const ids: bigint[] = [], vals: (string[] | null)[] = [], nodeOf: number[] = [];
+    const ids: number[] = [], seqs: number[] = [], vals: (string[] | null)[] = [], nodeOf: number[] = [];
+    const big = this.bigIds, bigIds: bigint[] | null = big === null ? null : [];
     for (let i = 0; i < this.ids.length; i++) {
       if (this.vals[i] === null) continue;
       ids.push(this.ids[i]);
+      seqs.push(this.seqs[i]);
+      bigIds?.push(big![i]);
       vals.push(this.vals[i]);
       nodeOf.push(this.nodeOf[i]);
     }
     this.ids = ids;
+    this.seqs = seqs;
+    this.bigIds = bigIds;
     this.vals = vals;
     this.nodeOf = nodeOf;
     this.head = 0;
@@ -439,11 +615,56 @@ export class StreamState {
 
   /** Deletes the live entry at `i` with a reference policy; false when ACKED keeps it. */
   deleteWithPolicy(i: number, policy: string, j: Journal): boolean {
-    const id = this.ids[i];
+    const id = this.idAt(i);
     if (policy === "ACKED" && !this.acked(id)) return false;
     this.deleteAt(i, j);
     if (policy === "DELREF") { for (const g of this.groups.values()) this.pelDelete(g, id, j); }
     return true;
+  }
+}
+
+/** An id as a search key (its exact value in `big`, which the number comparisons ignore). */
+function keyOf(id: bigint): Parts {
+  return { ms: Number(id >> 64n), seq: Number(id & U64), big: id };
+}
+
+/** The inverse of an append (a record, not closures: every XADD keeps one until it is stable). */
+class AppendInverse implements Inverse {
+  readonly nodeMs: number;
+  readonly nodeSeq: number;
+  readonly nodeBig: bigint | null;
+  readonly lastMs: number;
+  readonly lastSeq: number;
+  readonly lastBig: bigint | null;
+
+  /** Records the state before `s` appends to `node` (`created` is its number when new, else -1). */
+  constructor(readonly s: StreamState, readonly node: NodeInfo, readonly created: number) {
+    this.nodeMs = node.lastMs;
+    this.nodeSeq = node.lastSeq;
+    this.nodeBig = node.lastBig;
+    this.lastMs = s.lastMs;
+    this.lastSeq = s.lastSeq;
+    this.lastBig = s.lastBig;
+  }
+
+  run(): void {
+    const s = this.s, n = this.node, fields = s.vals[s.ids.length - 1];
+    if (fields === null || fields === undefined) throw new Error("stream: undo of an append out of order");
+    s.popSlot();
+    s.length--;
+    s.bytes -= entryBytes(fields);
+    n.live--;
+    n.total--;
+    n.bytes -= entryNodeBytes(fields);
+    n.lastMs = this.nodeMs;
+    n.lastSeq = this.nodeSeq;
+    n.lastBig = this.nodeBig;
+    if (this.created >= 0) {
+      s.nodes.delete(this.created);
+      s.nextNode--;
+    }
+    s.setLastParts(this.lastMs, this.lastSeq, this.lastBig);
+    s.entriesAdded--;
   }
 }
 
@@ -518,18 +739,19 @@ function trim(s: StreamState, t: Trim, j: Journal): number {
     const i = s.liveIndexFrom(next);
     if (i < 0) break;
     if (!approx) {
-      if (minid !== null && s.ids[i] >= minid) break;
-      next = s.ids[i] + 1n;
+      const id = s.idAt(i);
+      if (minid !== null && id >= minid) break;
+      next = id + 1n;
       if (s.deleteWithPolicy(i, policy, j)) deleted++;
       continue;
     }
     const num = s.nodeOf[i], node = s.nodes.get(num)!;
     if (limit > 0 && deleted + node.live > limit) break;
-    const whole = maxlen >= 0 ? s.length - node.live >= maxlen : node.lastId < minid!;
+    const whole = maxlen >= 0 ? s.length - node.live >= maxlen : nodeLastId(node) < minid!;
     if (!whole) break;
     const ids: bigint[] = [];
     for (let k = i; k < s.ids.length && s.nodeOf[k] === num; k++) {
-      if (s.vals[k] !== null) ids.push(s.ids[k]);
+      if (s.vals[k] !== null) ids.push(s.idAt(k));
     }
     for (const id of ids) if (s.deleteWithPolicy(s.indexOf(id), policy, j)) deleted++;
     next = ids[ids.length - 1] + 1n;
@@ -541,12 +763,13 @@ function trim(s: StreamState, t: Trim, j: Journal): number {
 
 const NO_CHANGE = (state: StreamState | undefined): Applied<StreamState> => ({ state, undo: null, delta: 0 });
 
-/** Undo records: null (nothing), "new" (the op created the key) or a journal. */
-type StreamUndo = null | "new" | Journal;
+/** Undo records: null (nothing), "new" (the op created the key), a journal or a lone append's inverse. */
+type StreamUndo = null | "new" | Journal | AppendInverse;
 
 function finish(state: StreamState, before: number, j: Journal, created: boolean): Applied<StreamState> {
   if (created) return { state, undo: "new", delta: state.bytes };
-  return { state, undo: j.length === 0 ? null : j, delta: state.bytes - before };
+  const undo = j.length === 0 ? null : j.length === 1 && j[0] instanceof AppendInverse ? j[0] : j;
+  return { state, undo, delta: state.bytes - before };
 }
 
 function isTrim(t: unknown): t is Trim {
@@ -561,22 +784,15 @@ function strings(x: unknown): string[] {
 }
 
 function applyXadd(state: StreamState | undefined, op: Op, j: Journal): StreamState | undefined {
-  const id = opId(op[1]);
   const fields = strings(op[2]);
+  if (!opParts(op[1]) || fields.length === 0 || fields.length % 2 !== 0) return state;
+  const { ms, seq, big } = OP_ID;
+  if (big === null && ms === 0 && seq === 0) return state;
   const s = state ?? new StreamState();
-  if (id === null || id === 0n || id <= s.lastId || fields.length === 0 || fields.length % 2 !== 0) {
-    return state;
-  }
+  if (cmpParts(ms, seq, big, s.lastMs, s.lastSeq, s.lastBig) <= 0) return state;
   const li = s.lastIndex();
-  if (li >= 0 && s.ids[li] >= id) return state;
-  s.append(id, fields, op[3] === 1, j);
-  const lastId = s.lastId;
-  s.lastId = id;
-  s.entriesAdded++;
-  j.push(() => {
-    s.lastId = lastId;
-    s.entriesAdded--;
-  });
+  if (li >= 0 && s.cmpAt(li, ms, seq, big) >= 0) return state;
+  s.append(ms, seq, big, fields, op[3] === 1, j);
   if (isTrim(op[4])) trim(s, op[4], j);
   return s;
 }
@@ -788,7 +1004,14 @@ export const streamType: Reducer<StreamState> = {
     const u = record as StreamUndo;
     if (u === null) return state;
     if (u === "new") return undefined;
-    for (let k = u.length - 1; k >= 0; k--) u[k]();
+    if (u instanceof AppendInverse) u.run();
+    else {
+      for (let k = u.length - 1; k >= 0; k--) {
+        const step = u[k];
+        if (typeof step === "function") step();
+        else step.run();
+      }
+    }
     return state;
   },
 
@@ -800,12 +1023,12 @@ export const streamType: Reducer<StreamState> = {
     const entries: unknown[] = [];
     for (let i = state.head; i < state.ids.length; i++) {
       const v = state.vals[i];
-      if (v !== null) entries.push([fmtId(state.ids[i]), v, state.nodeOf[i]]);
+      if (v !== null) entries.push([fmtId(state.idAt(i)), v, state.nodeOf[i]]);
     }
     const nodes: unknown[] = [];
     for (const num of [...state.nodes.keys()].sort((a, b) => a - b)) {
       const n = state.nodes.get(num)!;
-      nodes.push([num, n.total, n.bytes, fmtId(n.lastId)]);
+      nodes.push([num, n.total, n.bytes, fmtId(nodeLastId(n))]);
     }
     const groups: unknown[] = [];
     for (const g of sortedGroups(state)) {
@@ -839,12 +1062,12 @@ export const streamType: Reducer<StreamState> = {
     ];
     const s = new StreamState();
     for (const [num, total, bytes, lastId] of nodes) {
-      s.nodes.set(num, { live: 0, total, bytes, lastId: parseId(lastId) ?? 0n });
+      const p = partsOf(parseId(lastId) ?? 0n);
+      s.nodes.set(num, { live: 0, total, bytes, lastMs: p.ms, lastSeq: p.seq, lastBig: p.big });
     }
     for (const [id, fields, num] of entries) {
-      s.ids.push(parseId(id) ?? 0n);
-      s.vals.push(fields);
-      s.nodeOf.push(num);
+      const p = partsOf(parseId(id) ?? 0n);
+      s.insertSlot(s.ids.length, p.ms, p.seq, p.big, fields, num);
       s.length++;
       s.bytes += entryBytes(fields);
       const n = s.nodes.get(num);
@@ -886,7 +1109,7 @@ export const streamType: Reducer<StreamState> = {
     for (let i = state.head; i < state.ids.length; i++) {
       const v = state.vals[i];
       if (v === null) continue;
-      out += `${fmtId(state.ids[i])}/${state.nodeOf[i]}:`;
+      out += `${fmtId(state.idAt(i))}/${state.nodeOf[i]}:`;
       for (const f of v) out += `${f.length}:${f},`;
     }
     const names = [...state.groups.keys()].sort();
@@ -1049,6 +1272,26 @@ function newTrimArgs(): TrimArgs {
 
 // ------------------------------------------------------------ XADD
 
+/** XADD `*`'s id ("ms-seq") computed on numbers, or null when that needs bigints (see `nextId`). */
+function clockId(ctx: Ctx, s: StreamState | undefined): string | null {
+  if (s !== undefined && s.lastBig !== null) return null;
+  const lastMs = s?.lastMs ?? 0, lastSeq = s?.lastSeq ?? 0;
+  const now = Math.max(0, Math.floor(ctx.batch.nowMs));
+  if (now > SAFE_N || (now <= lastMs && lastSeq >= SAFE_N)) return null;
+  const ms = now > lastMs ? now : lastMs, seq = now > lastMs ? 0 : lastSeq + 1;
+  if (ms !== clockMs) clockMsText = String(ms) + "-";
+  clockMs = ms;
+  clockSeq = seq;
+  clockText = clockMsText + String(seq);
+  return clockText;
+}
+
+/**
+ * The last id `clockId` made, as text and parts (its op is applied right after: `opParts` reads
+ * the parts instead of parsing), and its ms part as text ("ms-", reused while the ms stays).
+ */
+let clockText = "0-0", clockMs = 0, clockSeq = 0, clockMsText = "0-";
+
 /** The id XADD gives: explicit, `ms-*` or `*` (from the clock and the last id). */
 function nextId(ctx: Ctx, s: StreamState | undefined, spec: string): bigint {
   const last = s?.lastId ?? 0n;
@@ -1107,10 +1350,7 @@ function xadd(ctx: Ctx, args: string[]): Reply {
   const s = streamForWrite(ctx, key);
   if (idSpec !== "*" && parseId(idSpec) === null && !/^[0-9]+-\*$/.test(idSpec)) fail(INVALID_ID);
   if (s === undefined && nomk) return null;
-  const big = nextId(ctx, s, idSpec), id = fmtId(big);
-  // Its op is applied at once: spare `opId` parsing the text back.
-  lastOpIdText = id;
-  lastOpId = big;
+  const id = (idSpec === "*" ? clockId(ctx, s) : null) ?? fmtId(nextId(ctx, s, idSpec));
   const fields = args.slice(i + 1);
   write(ctx, key, ["xadd", id, fields, needsNewNode(ctx, s, fields) ? 1 : 0, trimOp]);
   return id;
@@ -1251,7 +1491,7 @@ function xread(ctx: Ctx, args: string[]): Reply | Block {
     const st = starts[k];
     if (st === "+") {
       const li = s === undefined ? -1 : s.lastIndex();
-      if (li >= 0) out.push(r.keys[k], [entryReply(s!.ids[li], s!.vals[li])]);
+      if (li >= 0) out.push(r.keys[k], [entryReply(s!.idAt(li), s!.vals[li])]);
       retry[r.streamsAt + r.keys.length + k] = fmtId(s?.lastId ?? 0n);
       continue;
     }
@@ -1457,7 +1697,7 @@ function xsetid(ctx: Ctx, args: string[]): Reply {
     fail(err("ERR The entries_added specified in XSETID is smaller than the target stream length"));
   }
   const li = s.lastIndex();
-  if (li >= 0 && id < s.ids[li]) {
+  if (li >= 0 && id < s.idAt(li)) {
     fail(err("ERR The ID specified in XSETID is smaller than the target stream top item"));
   }
   if (maxDel === null && id < s.maxDeleted) {
@@ -1812,9 +2052,9 @@ function xinfoStream(ctx: Ctx, args: string[]): Reply {
       "groups",
       s.groups.size,
       "first-entry",
-      fi < 0 ? null : entryReply(s.ids[fi], s.vals[fi]),
+      fi < 0 ? null : entryReply(s.idAt(fi), s.vals[fi]),
       "last-entry",
-      li < 0 ? null : entryReply(s.ids[li], s.vals[li]),
+      li < 0 ? null : entryReply(s.idAt(li), s.vals[li]),
     );
     return new MapReply(head);
   }

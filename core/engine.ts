@@ -84,6 +84,8 @@ export const AUTO_CHECKPOINT_MIN_BYTES = 64 * 1024 * 1024;
 const EXPIRE_BATCH = 2000;
 /** How long active expiry waits before looking again at a due key it could not free yet. */
 const EXPIRE_RETRY_MS = 1000;
+/** How long a node that started over waits before writing its new identity\'s checkpoint again. */
+const IDENTITY_RETRY_MS = 500;
 
 /** Default bound on one key's unstable effects (`--max-unstable-bytes`). */
 export const DEFAULT_MAX_UNSTABLE_BYTES = 64 * 1024 * 1024;
@@ -552,13 +554,33 @@ export class Engine {
     this.#seq = 0;
     this.#envSeq = 0;
     // The new identity becomes durable only with its empty checkpoint: a crash before that
-    // restarts the old identity with its old data (still removed, so it starts over again).
-    const meta = { nodeId: this.#writer.node, incarnation: 1, clustered: true };
-    this.checkpoint((error) => {
-      if (error !== undefined) this.env.log("error", "checkpoint of the new identity failed", { error });
-      else this.env.storage.writeMeta(meta);
-    });
+    // restarts the old identity with its old data (still removed, so it starts over again). Until
+    // then it must write nothing (`identityPending`): what it wrote again under an identity a
+    // crash forgets would be written again by the next one.
+    this.#identityPending = true;
+    this.#checkpointIdentity({ nodeId: this.#writer.node, incarnation: 1, clustered: true });
     return mine;
+  }
+
+  /** A node that started over and whose new identity is not durable yet (see startAsNewNode). */
+  identityPending(): boolean {
+    return this.#identityPending;
+  }
+
+  #identityPending = false;
+
+  /** Writes the new identity's empty checkpoint, then its meta; retried until it succeeds. */
+  #checkpointIdentity(meta: { nodeId: string; incarnation: number; clustered: boolean }): void {
+    this.checkpoint((error) => {
+      if (this.#writer?.node !== meta.nodeId) return;
+      if (error === undefined) {
+        this.env.storage.writeMeta(meta);
+        this.#identityPending = false;
+        return;
+      }
+      this.env.log("error", "checkpoint of the new identity failed; retrying", { error });
+      this.env.setTimer(IDENTITY_RETRY_MS, () => this.#checkpointIdentity(meta));
+    });
   }
 
   /** Turns a cluster of one into a member of a cluster (the first node joins it); persisted. */

@@ -710,6 +710,9 @@ export class Replicator {
    */
   writeBlocked(): string | null {
     if (!this.engine.clustered) return null;
+    if (this.engine.identityPending()) {
+      return "this node started over and its new identity is not durable yet";
+    }
     if (!this.#members.some((m) => m.node === this.nodeId)) {
       this.#newMember = true;
       return "this node is not a member of the cluster yet (joining)";

@@ -1,65 +1,21 @@
 import { beforeEach, describe, expect, test } from "bun:test";
+import { faceNode } from "./fake_env.ts";
 import fc from "fast-check";
-import { Engine } from "../../core/engine.ts";
 import type { Op } from "../../core/effect.ts";
-import { type Env, noStorage } from "../../core/env.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
-import { CommandError, type Ctx } from "../../redis/command.ts";
-import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import { exclusiveReason } from "../../redis/exclusive.ts";
-import { handlers, reducers } from "../../redis/mod.ts";
-import type { Reply } from "../../redis/reply.ts";
 import { stringType, type StrState, sv } from "../../redis/types/string.ts";
 
 // ------------------------------------------------------------------ fixtures
 
 const ACTX = {} as ApplyCtx;
 
-let engine: Engine;
-/** The ops the last command wrote, per key. */
-let lastOps: [string, Op[]][] = [];
-
+let node = faceNode();
 beforeEach(() => {
-  const env: Env = {
-    monotonicMs: () => 0,
-    wallMs: () => 1_700_000_000_000,
-    random: () => 0.5,
-    setTimer: () => null,
-    clearTimer: () => {},
-    storage: noStorage,
-    log: () => {},
-    buggify: () => false,
-  };
-  engine = new Engine(env, { reducers });
-  engine.open();
+  node = faceNode();
 });
-
-function run(...args: string[]): Reply | string {
-  const name = args[0].toLowerCase();
-  const handler = handlers[name] ?? handlers[`${name}|${(args[1] ?? "").toLowerCase()}`];
-  const batch = engine.begin();
-  const face = {
-    touched() {},
-    cluster: null,
-    config: { protoMaxBulkLen: 512 * 1024 * 1024, encodings: defaultEncodingLimits() },
-  };
-  const ctx: Ctx = { face: face as any, engine, client: {} as any, batch, db: 0 };
-  let reply: Reply;
-  try {
-    reply = handler(ctx, args) as Reply;
-  } catch (e) {
-    if (!(e instanceof CommandError)) throw e;
-    reply = `ERR:${e.reply.s}`;
-  }
-  lastOps = batch.entries.map((x) => [x.e.key, x.e.ops]);
-  batch.commit(() => {});
-  return reply;
-}
-
-function get(key: string): string | undefined {
-  const ks = engine.lookup(0, key, 1_700_000_000_000);
-  return ks === undefined ? undefined : sv(ks.value as StrState);
-}
+const run = (...args: string[]) => node.run(...args);
+const get = (key: string) => node.get(key);
 
 function apply(s: string | undefined, op: Op): string | undefined {
   return sv(stringType.apply(s, op, ACTX).state);
@@ -84,12 +40,12 @@ function bitsOf(s: string): number[] {
 describe("bit commands", () => {
   test("SETBIT writes only when the bit or the length changes", () => {
     expect(run("SETBIT", "b", "7", "0")).toBe(0);
-    expect(lastOps).toEqual([["b", [["setbit", 7, 0]]]]);
+    expect(node.lastOps).toEqual([["b", [["setbit", 7, 0]]]]);
     expect(run("SETBIT", "b", "7", "0")).toBe(0);
-    expect(lastOps).toEqual([]);
+    expect(node.lastOps).toEqual([]);
     expect(run("SETBIT", "b", "7", "1")).toBe(0);
     expect(run("SETBIT", "b", "7", "1")).toBe(1);
-    expect(lastOps).toEqual([]);
+    expect(node.lastOps).toEqual([]);
     expect(run("SETBIT", "b", "20", "0")).toBe(0);
     expect(get("b")).toBe("\x01\0\0");
     expect(run("GETBIT", "b", "7")).toBe(1);
@@ -285,18 +241,18 @@ describe("BITFIELD", () => {
 
   test("the ops BITFIELD writes", () => {
     run("BITFIELD", "f", "SET", "u8", "0", "10");
-    expect(lastOps).toEqual([["f", [["bfgrow", 1], ["bfset", 0, 8, 10]]]]);
+    expect(node.lastOps).toEqual([["f", [["bfgrow", 1], ["bfset", 0, 8, 10]]]]);
     run("BITFIELD", "f", "SET", "u8", "0", "10");
-    expect(lastOps).toEqual([]);
+    expect(node.lastOps).toEqual([]);
     run("BITFIELD", "f", "INCRBY", "u8", "0", "0");
-    expect(lastOps).toEqual([["f", [["bfincr", 0, 8, 0]]]]);
+    expect(node.lastOps).toEqual([["f", [["bfincr", 0, 8, 0]]]]);
     run("BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "300");
-    expect(lastOps).toEqual([["f", [["bfset", 0, 8, 255]]]]);
+    expect(node.lastOps).toEqual([["f", [["bfset", 0, 8, 255]]]]);
     expect(run("BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u8", "16", "300")).toEqual([null]);
-    expect(lastOps).toEqual([["f", [["bfgrow", 3]]]]);
+    expect(node.lastOps).toEqual([["f", [["bfgrow", 3]]]]);
     expect(get("f")).toBe("\xff\0\0");
     expect(run("BITFIELD", "f", "GET", "u8", "100")).toEqual([0]);
-    expect(lastOps).toEqual([]);
+    expect(node.lastOps).toEqual([]);
     expect(run("BITFIELD_RO", "f", "SET", "u8", "0", "1")).toBe(
       "ERR:ERR BITFIELD_RO only supports the GET subcommand",
     );

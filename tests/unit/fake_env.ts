@@ -5,6 +5,9 @@ import { type Env, noStorage } from "../../core/env.ts";
 import type { Reducer } from "../../core/reducer.ts";
 import { CommandError, type Ctx, type Handler } from "../../redis/command.ts";
 import type { Reply } from "../../redis/reply.ts";
+import { defaultEncodingLimits } from "../../redis/encodings.ts";
+import { handlers, reducers } from "../../redis/mod.ts";
+import { type StrState, sv } from "../../redis/types/string.ts";
 
 /** Wall clock from `clock.ms`, seeded xorshift randomness, no timers, no storage. */
 export function fakeEnv(seed: number, clock: { ms: number }): Env {
@@ -115,4 +118,44 @@ export function shuffle<T>(a: readonly T[], seed: number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/**
+ * A real engine with every Redis type, running the face's handlers directly (no dispatcher, no
+ * clock: time stands at 1_700_000_000_000, randomness at 0.5). `run` answers the reply, or
+ * `ERR:<text>`; `lastOps` holds the ops the last command wrote, per key; `encodings` is the CONFIG
+ * the handlers read; `get` reads a string value.
+ */
+export function faceNode() {
+  const env = { ...fakeEnv(1, { ms: 1_700_000_000_000 }), monotonicMs: () => 0, random: () => 0.5 };
+  const engine = new Engine(env, { reducers });
+  engine.open();
+  const encodings = defaultEncodingLimits();
+  const face = { touched() {}, cluster: null, config: { protoMaxBulkLen: 512 * 1024 * 1024, encodings } };
+  const node = {
+    engine,
+    encodings,
+    lastOps: [] as [string, Op[]][],
+    run(...args: string[]): Reply | string {
+      const name = args[0].toLowerCase();
+      const handler = handlers[name] ?? handlers[`${name}|${(args[1] ?? "").toLowerCase()}`];
+      const batch = engine.begin();
+      const ctx: Ctx = { face: face as any, engine, client: {} as any, batch, db: 0 };
+      let reply: Reply;
+      try {
+        reply = handler(ctx, args) as Reply;
+      } catch (e) {
+        if (!(e instanceof CommandError)) throw e;
+        reply = `ERR:${e.reply.s}`;
+      }
+      node.lastOps = batch.entries.map((x) => [x.e.key, x.e.ops]);
+      batch.commit(() => {});
+      return reply;
+    },
+    get(key: string): string | undefined {
+      const ks = engine.lookup(0, key, 1_700_000_000_000);
+      return ks === undefined ? undefined : sv(ks.value as StrState);
+    },
+  };
+  return node;
 }

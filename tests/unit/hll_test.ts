@@ -1,14 +1,10 @@
 import { beforeEach, describe, expect, test } from "bun:test";
+import { faceNode } from "./fake_env.ts";
 import fc from "fast-check";
-import { Engine } from "../../core/engine.ts";
 import type { Op } from "../../core/effect.ts";
-import { type Env, noStorage } from "../../core/env.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
-import { CommandError, type Ctx } from "../../redis/command.ts";
-import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import { exclusiveReason } from "../../redis/exclusive.ts";
-import { type Reply, SimpleReply } from "../../redis/reply.ts";
-import { handlers, reducers } from "../../redis/mod.ts";
+import { SimpleReply } from "../../redis/reply.ts";
 import { hllEstimate, hllPosition, hllRegisters } from "../../redis/types/hll.ts";
 import { stringType, type StrState, sv } from "../../redis/types/string.ts";
 
@@ -16,49 +12,12 @@ import { stringType, type StrState, sv } from "../../redis/types/string.ts";
 
 const ACTX = {} as ApplyCtx;
 
-let engine: Engine;
-let encodings = defaultEncodingLimits();
-/** The ops the last command wrote, per key. */
-let lastOps: [string, Op[]][] = [];
-
+let node = faceNode();
 beforeEach(() => {
-  const env: Env = {
-    monotonicMs: () => 0,
-    wallMs: () => 1_700_000_000_000,
-    random: () => 0.5,
-    setTimer: () => null,
-    clearTimer: () => {},
-    storage: noStorage,
-    log: () => {},
-    buggify: () => false,
-  };
-  engine = new Engine(env, { reducers });
-  engine.open();
-  encodings = defaultEncodingLimits();
+  node = faceNode();
 });
-
-function run(...args: string[]): Reply | string {
-  const name = args[0].toLowerCase();
-  const handler = handlers[name] ?? handlers[`${name}|${(args[1] ?? "").toLowerCase()}`];
-  const batch = engine.begin();
-  const face = { touched() {}, cluster: null, config: { protoMaxBulkLen: 512 * 1024 * 1024, encodings } };
-  const ctx: Ctx = { face: face as any, engine, client: {} as any, batch, db: 0 };
-  let reply: Reply;
-  try {
-    reply = handler(ctx, args) as Reply;
-  } catch (e) {
-    if (!(e instanceof CommandError)) throw e;
-    reply = `ERR:${e.reply.s}`;
-  }
-  lastOps = batch.entries.map((x) => [x.e.key, x.e.ops]);
-  batch.commit(() => {});
-  return reply;
-}
-
-function get(key: string): string | undefined {
-  const ks = engine.lookup(0, key, 1_700_000_000_000);
-  return ks === undefined ? undefined : sv(ks.value as StrState);
-}
+const run = (...args: string[]) => node.run(...args);
+const get = (key: string) => node.get(key);
 
 const status = (r: unknown) => (r instanceof SimpleReply ? `+${r.s}` : r);
 const INVALID = "ERR:INVALIDOBJ Corrupted HLL object detected";
@@ -92,7 +51,7 @@ describe("HLL format", () => {
     expect(run("PFCOUNT", "h")).toBe(3);
     expect(get("h")!.slice(8, 16)).toBe("\x03\0\0\0\0\0\0\0");
     expect(run("PFADD", "h", "a", "b", "c")).toBe(0);
-    expect(lastOps).toEqual([]);
+    expect(node.lastOps).toEqual([]);
     expect(run("PFADD", "h", "1", "2", "3")).toBe(1);
     expect(get("h")!.charCodeAt(15)).toBe(0x80);
     expect(run("PFADD", "e")).toBe(1);
@@ -125,7 +84,7 @@ describe("HLL format", () => {
   });
 
   test("sparse values are promoted to dense past hll-sparse-max-bytes or a register above 32", () => {
-    encodings["hll-sparse-max-bytes"] = 60;
+    node.encodings["hll-sparse-max-bytes"] = 60;
     run("PFADD", "s", "a", "b", "c", "d", "e", "f", "g", "h");
     expect(status(run("PFDEBUG", "ENCODING", "s"))).toBe("+sparse");
     run("PFADD", "s", ..."ijklmnopqrstuvwxyz");
@@ -228,7 +187,7 @@ describe("HLL ops across nodes", () => {
         fc.array(element, { maxLength: 40 }),
         fc.constantFrom(0, 40, 200, 3000),
         (base, xs, ys, max) => {
-          encodings["hll-sparse-max-bytes"] = max;
+          node.encodings["hll-sparse-max-bytes"] = max;
           const opOf = (els: string[], s: string | undefined): Op => {
             const r = registersOf(els);
             const packed: number[] = [];
@@ -253,7 +212,7 @@ describe("HLL ops across nodes", () => {
     run("PFADD", "src", "s1", "s2");
     run("PFADD", "dst", "d1");
     run("PFMERGE", "dst", "src");
-    const merge = lastOps[0][1][0];
+    const merge = node.lastOps[0][1][0];
     const before = sv(stringType.apply(undefined, ["pfadd", [], 3000], ACTX).state);
     const d1 = apply(before, [
       "pfadd",

@@ -155,6 +155,7 @@ export function startRedisNode(options: Partial<RedisNodeOptions> = {}): RedisNo
       clientOutputBufferLimit: OUTPUT_BUFFER_LIMIT,
       encodings: defaultEncodingLimits(),
       maxmemoryPolicy: "noeviction",
+      busyReplyThresholdMs: 5000,
       save: "",
       port: o.port,
       bind: o.bind,

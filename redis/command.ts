@@ -33,13 +33,28 @@ export interface Ctx {
   readonly batch: Batch;
   /** The client's selected database. */
   readonly db: number;
+  /** The command may pause (a script past the busy threshold returns `Running`). */
+  readonly mayPause?: boolean;
+  /** Inside EXEC or a script: the command answers at once (WAIT does not wait). */
+  readonly nested?: boolean;
+  /** Called by a script (redis.call). */
+  readonly fromScript?: boolean;
 }
 
-export type Handler = (ctx: Ctx, args: string[]) => Reply | Deferred | Block;
+export type Handler = (ctx: Ctx, args: string[]) => Reply | Deferred | Block | Running;
 
 /** A reply known only later (SAVE, SHUTDOWN): `start` is called once the command's writes are durable. */
 export class Deferred {
   constructor(readonly start: (reply: (r: Reply) => void) => void) {}
+}
+
+/**
+ * A command still running that lets other clients in (a script past the busy threshold that has
+ * touched no data): the face releases the batch, answers other clients -BUSY, and calls `resume`
+ * with a new context (a new batch) on a later tick; `abandon` drops it when its client leaves.
+ */
+export class Running {
+  constructor(readonly resume: (ctx: Ctx) => Reply | Running, readonly abandon: () => void) {}
 }
 
 /**

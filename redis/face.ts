@@ -9,12 +9,13 @@ import { type Engine, overUnstableLimit } from "../core/engine.ts";
 import type { EffectId, Writer } from "../core/effect.ts";
 import type { EnvelopePlan, Outcome } from "../core/envelope.ts";
 import type { Env } from "../core/env.ts";
-import { Block, CommandError, type Ctx, Deferred, type Handler } from "./command.ts";
+import { Block, CommandError, type Ctx, Deferred, type Handler, Running } from "./command.ts";
 import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } from "./command_table.ts";
 import { Client, LIMITS, type Transport } from "./client.ts";
 import type { EncodingLimits } from "./encodings.ts";
 import { exclusiveReason } from "./exclusive.ts";
 import { E, err, ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
+import { Scripting } from "./scripting.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
 export interface HostInfo {
@@ -55,6 +56,8 @@ export interface FaceConfig {
   maxmemoryPolicy: string;
   /** The thresholds OBJECT ENCODING reports by (CONFIG SET hash-max-listpack-entries ...). */
   encodings: EncodingLimits;
+  /** busy-reply-threshold (alias lua-time-limit): ms a script runs before others are answered -BUSY. */
+  busyReplyThresholdMs: number;
 }
 
 export interface FaceOptions {
@@ -69,6 +72,7 @@ export interface FaceOptions {
 }
 
 const E_OOM = err("OOM command not allowed when used memory > 'maxmemory'.");
+const E_BUSY = err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
 
 /** Commands allowed before AUTH. */
 const NOAUTH_ALLOWED = new Set(["auth", "hello", "quit", "reset"]);
@@ -90,7 +94,7 @@ export interface ClusterHooks {
 }
 
 /** Exclusive commands that do not run as envelopes yet: they refuse in a cluster of several nodes. */
-const NOT_ENVELOPED = new Set(["eval", "evalsha", "fcall"]);
+const NOT_ENVELOPED = new Set(["fcall"]);
 
 /** A client parked by a blocking command (BLPOP, XREAD BLOCK...) until a key it waits on is written. */
 interface Parked {
@@ -186,6 +190,10 @@ export class Face {
   #cronTimer: unknown = null;
   /** The cluster, once the node replicates; null for a node that never joined one. */
   cluster: ClusterHooks | null = null;
+  /** The Lua state, made on the first script. */
+  #scripting: Scripting | null = null;
+  /** A script paused past the busy threshold: it holds the node until it ends or is killed. */
+  #busy: { client: Client; running: Running } | null = null;
 
   constructor(engine: Engine, opts: FaceOptions) {
     this.engine = engine;
@@ -238,6 +246,10 @@ export class Face {
     this.unwatchAll(c);
     const p = this.#parkedByClient.get(c);
     if (p !== undefined) this.#unpark(p, null);
+    if (this.#busy?.client === c) {
+      this.#busy.running.abandon();
+      this.#busy = null;
+    }
     this.clients.delete(c.id);
   }
 
@@ -265,6 +277,7 @@ export class Face {
     if (!client.authenticated && !NOAUTH_ALLOWED.has(rootName(spec))) {
       return this.#reject(client, E.noAuth, spec);
     }
+    if (this.#busy !== null && !spec.flags.has("allow_busy")) return this.#reject(client, E_BUSY, spec);
     if (
       this.config.maxmemory > 0 && this.#usesMemory(client, spec) && this.usedMemory() > this.config.maxmemory
     ) {
@@ -332,7 +345,22 @@ export class Face {
         return this.#watch(client, args);
     }
     const batch = this.engine.begin();
-    const reply = this.#run(client, spec, args, batch);
+    const reply = this.#run(client, spec, args, batch, { mayPause: true });
+    if (reply instanceof Running) {
+      batch.release();
+      const release = client.replyLater();
+      client.suspend();
+      return this.#scriptSlices(client, spec, reply, null, (b, r) => {
+        if (b.readOnly()) {
+          b.release();
+          release(r);
+        } else {
+          client.noteWrite(b);
+          b.commit(() => release(r));
+        }
+        client.resume();
+      });
+    }
     if (reply instanceof Block) {
       batch.release();
       const release = client.replyLater();
@@ -390,13 +418,17 @@ export class Face {
     client.reply(e);
   }
 
-  /** Runs a handler on a batch; errors become replies. */
+  /**
+   * Runs a handler on a batch; errors become replies. `mayPause`: a script may return Running;
+   * `nested`: inside EXEC or a script, where the command must answer at once.
+   */
   #run(
     client: Client,
     spec: CommandSpec,
     args: string[],
     batch: ReturnType<Engine["begin"]>,
-  ): Reply | Deferred | Block {
+    opts: { mayPause?: boolean; nested?: boolean; fromScript?: boolean } = {},
+  ): Reply | Deferred | Block | Running {
     const handler = this.#handlers.get(spec.name) ??
       (spec.container !== undefined ? this.#handlers.get(spec.container.name) : undefined);
     client.lastCommand = spec.name;
@@ -404,13 +436,30 @@ export class Face {
       this.stats.errorReplies++;
       return err(`ERR command '${spec.name}' is not supported by this node yet`);
     }
-    const ctx: Ctx = { face: this, engine: this.engine, client, batch, db: client.db };
+    return this.#guarded(spec, (ctx) => handler(ctx, args), {
+      face: this,
+      engine: this.engine,
+      client,
+      batch,
+      db: client.db,
+      mayPause: opts.mayPause,
+      nested: opts.nested,
+      fromScript: opts.fromScript,
+    });
+  }
+
+  /** Calls a handler (or a paused script's next slice), counting it; errors become replies. */
+  #guarded(
+    spec: CommandSpec,
+    call: (ctx: Ctx) => Reply | Deferred | Block | Running,
+    ctx: Ctx,
+  ): Reply | Deferred | Block | Running {
     const stat = this.#commandStat(spec.name);
     const t0 = this.env.monotonicMs();
     try {
-      const r = handler(ctx, args);
-      // A command that blocks counts once, when it is answered.
-      if (!(r instanceof Block)) {
+      const r = call(ctx);
+      // A command that blocks (or pauses) counts once, when it is answered.
+      if (!(r instanceof Block) && !(r instanceof Running)) {
         stat.calls++;
         stat.usec += (this.env.monotonicMs() - t0) * 1000;
         if (r instanceof ErrorReply) stat.failed++;
@@ -427,6 +476,84 @@ export class Face {
       });
       return err(`ERR internal error: ${(e as Error)?.message ?? String(e)}`);
     }
+  }
+
+  // ---------------------------------------------------------------- scripts
+
+  /** The node's Lua state (made on first use). */
+  scripting(): Scripting {
+    return this.#scripting ??= new Scripting(this);
+  }
+
+  /** Cached scripts and Lua memory, for INFO (no Lua state is made to answer). */
+  scriptStats(): { scripts: number; memoryBytes: number } {
+    const s = this.#scripting;
+    return s === null ? { scripts: 0, memoryBytes: 0 } : { scripts: s.cached, memoryBytes: s.memoryBytes() };
+  }
+
+  /** SCRIPT KILL: stops the paused script (its client is answered with the kill error). */
+  killScript(): Reply {
+    if (this.#busy === null) return err("NOTBUSY No scripts in execution right now.");
+    this.#scripting?.kill();
+    return OK;
+  }
+
+  /**
+   * Runs a paused script's remaining slices, one per timer tick so other clients (answered
+   * -BUSY meanwhile) and SCRIPT KILL get in between. Each slice has a batch of its own
+   * (`prepare` readies it); `done` gets the last slice's batch and the script's reply.
+   */
+  #scriptSlices(
+    client: Client,
+    spec: CommandSpec,
+    running: Running,
+    prepare: ((batch: ReturnType<Engine["begin"]>) => void) | null,
+    done: (batch: ReturnType<Engine["begin"]>, reply: Reply) => void,
+  ): void {
+    this.#busy = { client, running };
+    this.env.setTimer(0, () => {
+      if (this.#busy?.running !== running) return; // its client left
+      const batch = this.engine.begin();
+      prepare?.(batch);
+      const r = this.#guarded(spec, running.resume, {
+        face: this,
+        engine: this.engine,
+        client,
+        batch,
+        db: client.db,
+        mayPause: true,
+      });
+      if (r instanceof Running) {
+        batch.release();
+        return this.#scriptSlices(client, spec, r, prepare, done);
+      }
+      this.#busy = null;
+      done(batch, inTransaction(r));
+      if (this.#readyKeys.size > 0) this.#wake();
+    });
+  }
+
+  /**
+   * One redis.call from a script, on the script's batch: Redis's checks for commands called from
+   * scripts, then the handler. A blocking command answers at once, as inside MULTI.
+   */
+  callFromScript(ctx: Ctx, args: string[], readOnly: boolean): Reply {
+    const found = lookupCommand(args);
+    if ("error" in found) return err("ERR Unknown Redis command called from script");
+    const spec = found.spec;
+    if (!arityOk(spec, args.length)) return err("ERR Wrong number of args calling Redis command from script");
+    if (spec.flags.has("noscript")) return err("ERR This Redis command is not allowed from script");
+    if (spec.flags.has("write")) {
+      if (readOnly) return err("ERR Write commands are not allowed from read-only scripts.");
+      if (this.#touchesReserved(spec, args)) return E_RESERVED;
+    }
+    if (
+      this.config.maxmemory > 0 && spec.flags.has("denyoom") && ctx.batch.readOnly() &&
+      this.usedMemory() > this.config.maxmemory
+    ) {
+      return E_OOM;
+    }
+    return inTransaction(this.#run(ctx.client, spec, args, ctx.batch, { nested: true, fromScript: true }));
   }
 
   /** Commits the batch and sends the reply once the log policy allows. */
@@ -475,34 +602,44 @@ export class Face {
       attempt++;
       const batch = this.engine.begin();
       batch.reads = [];
-      let reply: Reply;
       if (multi) {
         const replies: Reply[] = [];
         for (const args of commands) {
           const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
-          const r = this.#run(client, spec, args, batch);
+          const r = this.#run(client, spec, args, batch, { nested: true });
           replies.push(inTransaction(r));
         }
-        reply = replies;
-      } else {
-        const spec = (lookupCommand(commands[0]) as { spec: CommandSpec }).spec;
-        const r = this.#run(client, spec, commands[0], batch);
-        if (r instanceof Deferred) {
-          batch.release();
-          return finish(err("ERR command cannot run as an envelope"));
-        }
-        if (r instanceof Block) {
-          batch.release();
-          return finish(r);
-        }
-        reply = r;
-        // Nothing written (a pop of an empty list, SET NX of a key that exists): the reply
-        // reflects the local state, like any read.
-        if (batch.readOnly()) {
-          batch.release();
-          return finish(reply);
-        }
+        return commit(batch, replies);
       }
+      const spec = (lookupCommand(commands[0]) as { spec: CommandSpec }).spec;
+      const r = this.#run(client, spec, commands[0], batch, { mayPause: true });
+      if (r instanceof Running) {
+        // A script pausing has read nothing yet: its plan starts with the slice that does.
+        batch.release();
+        return this.#scriptSlices(client, spec, r, (b) => {
+          b.reads = [];
+        }, single);
+      }
+      single(batch, r);
+    };
+    const single = (batch: ReturnType<Engine["begin"]>, r: Reply | Deferred | Block) => {
+      if (r instanceof Deferred) {
+        batch.release();
+        return finish(err("ERR command cannot run as an envelope"));
+      }
+      if (r instanceof Block) {
+        batch.release();
+        return finish(r);
+      }
+      // Nothing written (a pop of an empty list, SET NX of a key that exists): the reply
+      // reflects the local state, like any read.
+      if (batch.readOnly()) {
+        batch.release();
+        return finish(r);
+      }
+      commit(batch, r);
+    };
+    const commit = (batch: ReturnType<Engine["begin"]>, reply: Reply) => {
       const plan = this.engine.planEnvelope(batch);
       const blocked = cluster.writeBlocked();
       // A retry may come after this node lost its membership (or is catching up again).
@@ -612,7 +749,7 @@ export class Face {
     const replies: Reply[] = [];
     for (const args of queued) {
       const spec = (lookupCommand(args) as { spec: CommandSpec }).spec;
-      const r = this.#run(client, spec, args, batch);
+      const r = this.#run(client, spec, args, batch, { nested: true });
       replies.push(inTransaction(r));
     }
     this.#commitAndReply(client, batch, replies);
@@ -899,8 +1036,8 @@ export class Face {
 }
 
 /** A queued command's reply inside EXEC: a blocking command that finds nothing answers its timeout reply. */
-function inTransaction(r: Reply | Deferred | Block): Reply {
-  if (r instanceof Deferred) return err("ERR command cannot run inside MULTI");
+function inTransaction(r: Reply | Deferred | Block | Running): Reply {
+  if (r instanceof Deferred || r instanceof Running) return err("ERR command cannot run inside MULTI");
   if (r instanceof Block) return r.inTransaction !== undefined ? r.inTransaction : r.onTimeout;
   return r;
 }

@@ -203,8 +203,9 @@ function sortCommand(readonly: boolean): Handler {
   return (ctx, args) => {
     const o = sortOptions(args, readonly);
     const { elems, ordered } = sortSource(ctx, args[1]);
-    // A set has no native order: with STORE it is sorted ALPHA so every node stores the same list.
-    if (o.dontsort && !ordered && o.store !== null) {
+    // A set has no native order: with STORE (or from a script, as Redis does) it is sorted ALPHA,
+    // so every node stores the same list.
+    if (o.dontsort && !ordered && (o.store !== null || ctx.fromScript === true)) {
       o.dontsort = false;
       o.alpha = true;
       o.by = null;

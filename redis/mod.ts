@@ -4,6 +4,7 @@ import type { Handler } from "./command.ts";
 import { connectionCommands } from "./connection.ts";
 import { genericCommands } from "./generic.ts";
 import { keyCommands } from "./keys.ts";
+import { scriptingCommands } from "./scripting.ts";
 import { serverCommands } from "./server.ts";
 import { waitCommands } from "./wait.ts";
 import { bitmapCommands } from "./types/bitmap.ts";
@@ -45,4 +46,5 @@ export const handlers: Record<string, Handler> = {
   ...zsetCommands,
   ...geoCommands,
   ...streamCommands,
+  ...scriptingCommands,
 };

@@ -95,6 +95,7 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
   }
   if (want("memory")) {
     const used = f.usedMemory();
+    const scripts = f.scriptStats();
     out.push(section("Memory", [
       ["used_memory", used],
       ["used_memory_human", humanBytes(used)],
@@ -105,6 +106,10 @@ export function infoText(ctx: Ctx, wanted: string[]): string {
       ["used_memory_dataset", e.usedBytes()],
       ["used_memory_startup", f.startupMemory],
       ["used_memory_heap", ps.heapBytes],
+      ["used_memory_lua", scripts.memoryBytes],
+      ["used_memory_lua_human", humanBytes(scripts.memoryBytes)],
+      ["used_memory_scripts", scripts.memoryBytes],
+      ["number_of_cached_scripts", scripts.scripts],
       ["maxmemory", f.config.maxmemory],
       ["maxmemory_human", humanBytes(f.config.maxmemory)],
       ["maxmemory_policy", "noeviction"],
@@ -310,6 +315,17 @@ const PARAMS: Record<string, Param> = {
       return null;
     },
   },
+  "busy-reply-threshold": {
+    get: (c) => String(c.busyReplyThresholdMs),
+    set(c, v) {
+      const n = parseInt64(v);
+      if (n === null || n < 0 || n > Number.MAX_SAFE_INTEGER) {
+        return "argument must be between 0 and 9223372036854775807 inclusive";
+      }
+      c.busyReplyThresholdMs = Number(n);
+      return null;
+    },
+  },
   save: {
     get: (c) => c.save,
     set(c, v) {
@@ -337,6 +353,7 @@ for (const name of Object.keys(ENCODING_RANGES) as (keyof EncodingLimits)[]) {
   PARAMS[name] = encodingParam(name);
 }
 for (const [alias, name] of Object.entries(ENCODING_ALIASES)) PARAMS[alias] = encodingParam(name);
+PARAMS["lua-time-limit"] = PARAMS["busy-reply-threshold"];
 
 function config(ctx: Ctx, args: string[]): Reply {
   const sub = upper(args[1]);

@@ -61,7 +61,7 @@ const wait: Handler = (ctx, args) => {
   const want = parseInt64(args[1]);
   if (want === null) fail(E.notInt);
   const timeoutMs = msArg(args[2]);
-  if (ctx.client.multi !== null || acked(ctx) >= want) return acked(ctx);
+  if (ctx.nested === true || acked(ctx) >= want) return acked(ctx);
   return waitFor(ctx, timeoutMs, () => acked(ctx) >= want, () => acked(ctx));
 };
 
@@ -75,7 +75,7 @@ const waitaof: Handler = (ctx, args) => {
   if (local > 0 && !ctx.face.config.appendonly) fail(E_AOF_OFF);
   const value = (): Reply => [localDurable(ctx) ? 1 : 0, acked(ctx)];
   const ready = () => (local === 0 || localDurable(ctx)) && acked(ctx) >= want;
-  if (ready()) return value();
+  if (ctx.nested === true || ready()) return value();
   return waitFor(ctx, timeoutMs, ready, value);
 };
 

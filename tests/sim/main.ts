@@ -121,6 +121,7 @@ export function faceConfig(appendfsync: "always" | "everysec" = "always"): FaceC
     clientOutputBufferLimit: 1 << 30,
     encodings: defaultEncodingLimits(),
     maxmemoryPolicy: "noeviction",
+    busyReplyThresholdMs: 5000,
     save: "",
     port: 6379,
     bind: "127.0.0.1",

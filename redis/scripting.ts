@@ -1,0 +1,718 @@
+/**
+ * Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, with Redis's sandbox, its
+ * `redis.*` library and its conversions between replies and Lua values.
+ *
+ * A script runs on its command's batch like the body of MULTI/EXEC: every `redis.call` is a
+ * command on that batch, so the script's writes are one group, and on a cluster a script that may
+ * write runs as one envelope (the face re-runs it when the envelope loses a conflict). A script
+ * that runs past `busy-reply-threshold` (`lua-time-limit`) without having touched the data
+ * pauses between slices: other clients are answered -BUSY and SCRIPT KILL can stop it. One that
+ * has written (or, inside an envelope, read) runs to its end, since its plan must stay whole.
+ */
+import { createHash } from "node:crypto";
+import * as lua from "./lua.ts";
+import { type Ctx, fail, type Handler, parseInt64, Running, upper } from "./command.ts";
+import {
+  BoolReply,
+  DoubleReply,
+  E,
+  err,
+  ErrorReply,
+  MapReply,
+  NullArrayReply,
+  OK,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleReply,
+  VerbatimReply,
+} from "./reply.ts";
+import { formatDouble } from "./resp_encode.ts";
+import type { Face } from "./face.ts";
+
+/** Instructions between two looks at the clock while a script runs. */
+const HOOK_EVERY = 20_000;
+/** How long a script past the busy threshold runs before letting other clients in again. */
+const SLICE_MS = 20;
+/** Nesting past which a reply or a returned table is refused (Lua's C stack is bounded too). */
+const MAX_DEPTH = 500;
+/** Scripts kept by SHA (EVAL caches every body it runs, as Redis does). */
+const MAX_SCRIPTS = 100_000;
+
+const E_NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+const E_BAD_ARG = "ERR Lua redis lib command arguments must be strings or integers";
+
+export function sha1hex(s: string): string {
+  return createHash("sha1").update(Buffer.from(s, "latin1")).digest("hex");
+}
+
+/**
+ * The prelude: run once per Lua state, before any script. It builds the `redis` library on the
+ * host functions, closes what a script must not reach, and returns the sandbox scripts run in,
+ * the compiler and the runner.
+ */
+const PRELUDE = `
+local host_call, host_pcall, host_log, host_setresp, host_sha1 = ...
+local G = _G
+local error, type, tostring, select, getinfo = error, type, tostring, select, debug.getinfo
+local rawset, rawget, setmetatable, xpcall = rawset, rawget, setmetatable, xpcall
+
+local readonly = function() error("Attempt to modify a readonly table", 2) end
+local function locked(t)
+  return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+end
+
+local redis = {}
+-- Host functions, not Lua wrappers: a tail call (return redis.call(...)) keeps the script's
+-- frame under a C function, so an error still knows the script line it came from.
+redis.call = host_call
+redis.pcall = host_pcall
+redis.error_reply = function(e)
+  if type(e) ~= "string" then error("wrong number or type of arguments", 2) end
+  return { err = e }
+end
+redis.status_reply = function(s)
+  if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
+  return { ok = s }
+end
+redis.sha1hex = function(s)
+  if select("#", s) ~= 1 then error("wrong number of arguments", 2) end
+  return host_sha1(tostring(s))
+end
+redis.log = function(level, ...)
+  if select("#", ...) == 0 then error("redis.log() requires two arguments or more.", 2) end
+  if type(level) ~= "number" then error("First argument must be a number (log level).", 2) end
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  host_log(level, table.concat(parts, " "))
+end
+redis.setresp = function(v)
+  if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 2) end
+  host_setresp(v)
+end
+redis.set_repl = function(v)
+  if type(v) ~= "number" or v < 0 or v > 3 then error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 2) end
+end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+
+-- What Lua 5.1 scripts (Redis's dialect) expect to find.
+unpack = table.unpack
+math.pow = function(x, y) return x ^ y end
+math.mod = math.fmod
+table.getn = function(t) return #t end
+local rawload = load
+load = function(chunk, name, _, env) return rawload(chunk, name, "t", env) end
+loadstring = load
+
+-- What a script must not reach: the file system, processes, the registry.
+local clock = os.clock
+for _, name in ipairs({ "io", "os", "package", "debug", "coroutine", "utf8" }) do
+  package.loaded[name] = nil
+end
+io, package, require, dofile, loadfile, print, collectgarbage = nil, nil, nil, nil, nil, nil, nil
+os = { clock = clock }
+debug = { traceback = debug.traceback }
+string.dump = nil
+
+for _, name in ipairs({ "string", "table", "math", "os", "debug", "coroutine", "utf8" }) do
+  if G[name] then G[name] = locked(G[name]) end
+end
+G.redis = locked(redis)
+
+-- Scripts see the globals through a read-only view that refuses unknown names.
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(G, k)
+    if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+G._G = env
+rawset = function(t, k, v)
+  if t == env or t == G then readonly() end
+  return rawset(t, k, v)
+end
+setmetatable(G, { __metatable = false })
+
+local function compile(src)
+  return rawload(src, "@user_script", "t", env)
+end
+
+-- The line of the script an error came from, and the error as {err=...}.
+local function handler(e)
+  local line
+  for level = 2, 64 do
+    local i = getinfo(level, "Sl")
+    if i == nil then break end
+    if i.source == "@user_script" then line = i.currentline break end
+  end
+  if type(e) == "table" and type(rawget(e, "err")) == "string" then
+    return { err = rawget(e, "err"), line = line, raised = true }
+  end
+  return { err = "ERR " .. tostring(e), line = line, raised = true }
+end
+
+local function run(f)
+  return xpcall(f, handler)
+end
+
+return compile, run
+`;
+
+const HOST_FUNCTIONS = ["__host_call", "__host_pcall", "__host_log", "__host_setresp", "__host_sha1"];
+
+/** One script being run (possibly paused between slices). */
+interface Run {
+  readonly sha: string;
+  readonly thread: lua.State;
+  readonly ref: number;
+  readonly startedMs: number;
+  readonly readOnly: boolean;
+  /** The db the client had selected when the script started (SELECT in a script is its own). */
+  readonly callerDb: number;
+  /** The command's context of the current slice. */
+  ctx: Ctx;
+  sliceStartMs: number;
+  /** The count hook asked the thread to pause. */
+  pausedByHook: boolean;
+  /** Pausing is allowed in this run (a top-level EVAL, not one inside EXEC). */
+  mayPause: boolean;
+  killed: boolean;
+  unhook: () => void;
+}
+
+/** The Lua state of a node and its script cache. */
+export class Scripting {
+  readonly L: lua.State;
+  readonly #compileRef: number;
+  readonly #runRef: number;
+  /** SHA -> registry reference of the compiled function (and its body, for SCRIPT LOAD's reply). */
+  readonly #scripts = new Map<string, { ref: number; noWrites: boolean }>();
+  /** The script running now, or paused past the busy threshold. */
+  current: Run | null = null;
+  #resp: 2 | 3 = 2;
+
+  constructor(readonly face: Face) {
+    const L = this.L = lua.newState();
+    lua.setFunction(L, "__host_call", (T) => this.#hostCall(T, true));
+    lua.setFunction(L, "__host_pcall", (T) => this.#hostCall(T, false));
+    lua.setFunction(L, "__host_log", (T) => this.#hostLog(T));
+    lua.setFunction(L, "__host_setresp", (T) => {
+      this.#resp = lua.toInteger(T, 1) === 3 ? 3 : 2;
+      return 0;
+    });
+    lua.setFunction(L, "__host_sha1", (T) => {
+      lua.pushString(T, sha1hex(lua.toString(T, 1) ?? ""));
+      return 1;
+    });
+    const e = lua.load(L, PRELUDE, "=prelude");
+    if (e !== null) throw new Error(`Lua prelude: ${e}`);
+    for (const name of HOST_FUNCTIONS) lua.getGlobal(L, name);
+    const failed = lua.pcall(L, HOST_FUNCTIONS.length, 2);
+    if (failed !== null) throw new Error(`Lua prelude: ${failed}`);
+    this.#runRef = lua.ref(L);
+    this.#compileRef = lua.ref(L);
+    for (const name of HOST_FUNCTIONS) {
+      lua.pushNil(L);
+      lua.rawSetGlobal(L, name);
+    }
+  }
+
+  /** Number of cached scripts (INFO number_of_cached_scripts). */
+  get cached(): number {
+    return this.#scripts.size;
+  }
+
+  memoryBytes(): number {
+    return lua.memoryBytes(this.L);
+  }
+
+  /** Compiles and caches `body`; returns its SHA, or the error reply. */
+  load(body: string): { sha: string } | { error: ErrorReply } {
+    const sha = sha1hex(body);
+    if (this.#scripts.has(sha)) return { sha };
+    const flags = shebang(body);
+    if ("error" in flags) return flags;
+    if (this.#scripts.size >= MAX_SCRIPTS) this.flush();
+    const L = this.L;
+    lua.pushRef(L, this.#compileRef);
+    lua.pushString(L, flags.source);
+    const e = lua.pcall(L, 1, 2);
+    if (e !== null) return { error: err(`ERR Error compiling script (new function): ${e}`) };
+    if (lua.type(L, -2) !== lua.T.FUNCTION) {
+      const msg = lua.toString(L, -1) ?? "unknown error";
+      lua.pop(L, 2);
+      return { error: err(`ERR Error compiling script (new function): ${msg}`) };
+    }
+    lua.pop(L);
+    this.#scripts.set(sha, { ref: lua.ref(L), noWrites: flags.noWrites });
+    return { sha };
+  }
+
+  exists(sha: string): boolean {
+    return this.#scripts.has(sha.toLowerCase());
+  }
+
+  flush(): void {
+    for (const s of this.#scripts.values()) lua.unref(this.L, s.ref);
+    this.#scripts.clear();
+    lua.collectGarbage(this.L);
+  }
+
+  /**
+   * Starts script `sha` with its keys and arguments; runs it until it ends or pauses. `readOnly`
+   * for EVAL_RO/EVALSHA_RO (and scripts flagged no-writes).
+   */
+  start(ctx: Ctx, sha: string, keys: string[], argv: string[], readOnly: boolean): Reply | Running {
+    const script = this.#scripts.get(sha);
+    if (script === undefined) return E_NOSCRIPT;
+    const L = this.L;
+    setArray(L, "KEYS", keys);
+    setArray(L, "ARGV", argv);
+    const { thread, ref } = lua.newThread(L);
+    lua.pushRef(L, this.#runRef);
+    lua.pushRef(L, script.ref);
+    lua.xmove(L, thread, 2);
+    const now = this.face.env.monotonicMs();
+    const run: Run = {
+      sha,
+      thread,
+      ref,
+      startedMs: now,
+      readOnly: readOnly || script.noWrites,
+      callerDb: ctx.client.db,
+      ctx,
+      sliceStartMs: now,
+      pausedByHook: false,
+      mayPause: ctx.mayPause === true,
+      killed: false,
+      unhook: () => {},
+    };
+    run.unhook = lua.setCountHook(thread, (T) => this.#hook(run, T), HOOK_EVERY);
+    this.#resp = 2;
+    return this.#slice(run, 1);
+  }
+
+  /** Asks the paused script to stop (SCRIPT KILL); the face resumes it to collect the error. */
+  kill(): void {
+    if (this.current !== null) this.current.killed = true;
+  }
+
+  #hook(run: Run, T: lua.State): void {
+    // A coroutine the script made is never paused: that would look like its own yield.
+    if (!run.mayPause || T !== run.thread) return;
+    const now = this.face.env.monotonicMs();
+    if (now - run.startedMs < this.face.config.busyReplyThresholdMs) return;
+    if (now - run.sliceStartMs < SLICE_MS && this.current === run) return;
+    const batch = run.ctx.batch;
+    if (!batch.readOnly() || (batch.reads !== null && batch.reads.length > 0)) return;
+    run.pausedByHook = true;
+    lua.yieldFromHook(T);
+  }
+
+  /** Runs (or resumes) `run`; `nargs` values wait on its stack. */
+  #slice(run: Run, nargs: number): Reply | Running {
+    this.current = run;
+    run.sliceStartMs = this.face.env.monotonicMs();
+    run.pausedByHook = false;
+    const { status, nres } = lua.resume(run.thread, this.L, nargs);
+    if (status === lua.LUA_YIELD && run.pausedByHook) {
+      return new Running((ctx) => {
+        run.ctx = ctx;
+        if (run.killed) {
+          this.#end(run);
+          return err("ERR Script killed by user with SCRIPT KILL...");
+        }
+        return this.#slice(run, 0);
+      }, () => this.#end(run));
+    }
+    let reply: Reply;
+    if (status === lua.LUA_YIELD) {
+      reply = err("ERR attempt to yield across a C-call boundary");
+    } else if (status !== lua.LUA_OK) {
+      reply = err(`ERR Error running script: ${lua.toString(run.thread, -1) ?? "unknown error"}`);
+    } else {
+      // The runner returns xpcall's results: true and the script's value, or false and {err, line}.
+      const T = run.thread;
+      const base = lua.top(T) - nres + 1;
+      if (lua.toBoolean(T, base)) {
+        reply = nres >= 2 ? toReply(T, base + 1, run.ctx.client.resp, 0) : null;
+      } else {
+        lua.rawGetField(T, base + 1, "err");
+        const msg = lua.toString(T, -1) ?? "ERR unknown error";
+        lua.pop(T);
+        lua.rawGetField(T, base + 1, "line");
+        const line = lua.type(T, -1) === lua.T.NUMBER ? lua.toInteger(T, -1) : null;
+        lua.pop(T);
+        reply = err(
+          (msg === "" ? "ERR" : msg) + (line !== null ? ` script: ${run.sha}, on @user_script:${line}.` : ""),
+        );
+      }
+    }
+    this.#end(run);
+    return reply;
+  }
+
+  /** Lets go of a run (ended, killed, or its client gone). */
+  #end(run: Run): void {
+    if (this.current === run) this.current = null;
+    run.unhook();
+    lua.setCountHook(run.thread, null, 0);
+    lua.closeThread(run.thread);
+    lua.unref(this.L, run.ref);
+    run.ctx.client.db = run.callerDb;
+  }
+
+  /** redis.call (`raises`: an error reply is raised as {err=...}) and redis.pcall (it is returned). */
+  #hostCall(T: lua.State, raises: boolean): number {
+    const run = this.current;
+    const n = lua.top(T);
+    let error: string | null = null;
+    let reply: Reply = null;
+    if (run === null) {
+      error = "ERR redis.call is only available inside a script";
+    } else if (n === 0) {
+      error = "ERR Please specify at least one argument for this redis lib call";
+    } else {
+      const args: string[] = [];
+      for (let i = 1; i <= n && error === null; i++) {
+        const t = lua.type(T, i);
+        if (t === lua.T.STRING) args.push(lua.toString(T, i)!);
+        else if (t === lua.T.NUMBER) args.push(numberArg(T, i));
+        else error = E_BAD_ARG;
+      }
+      if (error === null) {
+        try {
+          reply = this.face.callFromScript(run.ctx, args, run.readOnly);
+        } catch (e) {
+          reply = err(`ERR ${(e as Error)?.message ?? String(e)}`);
+        }
+        if (reply instanceof ErrorReply) error = reply.s;
+      }
+    }
+    lua.setTop(T, 0);
+    if (error === null && !pushReply(T, reply, this.#resp, 0)) {
+      lua.setTop(T, 0);
+      error = "ERR reached lua stack limit";
+    }
+    if (error === null) return 1;
+    lua.newTable(T, 0, 1);
+    lua.pushString(T, error);
+    lua.setField(T, -2, "err");
+    if (raises) lua.raise(T);
+    return 1;
+  }
+
+  #hostLog(T: lua.State): number {
+    const level = lua.toInteger(T, 1);
+    const msg = lua.toString(T, 2) ?? "";
+    const name = level === 3 ? "warn" : level === 2 ? "info" : "debug";
+    this.face.env.log(name, msg, { source: "script" });
+    return 0;
+  }
+}
+
+/** KEYS / ARGV: a fresh table of strings, set without the sandbox's guard. */
+function setArray(L: lua.State, name: string, values: string[]): void {
+  lua.newTable(L, values.length, 0);
+  for (let i = 0; i < values.length; i++) {
+    lua.pushString(L, values[i]);
+    lua.rawSetI(L, -2, i + 1);
+  }
+  lua.rawSetGlobal(L, name);
+}
+
+/** A number passed to redis.call, written as Lua 5.1 wrote it (%.17g, integral values bare). */
+function numberArg(T: lua.State, i: number): string {
+  if (lua.isInteger(T, i)) return String(lua.toInteger(T, i));
+  const n = lua.toNumber(T, i);
+  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? "nan" : n > 0 ? "inf" : "-inf";
+  return String(Number(n.toPrecision(17)));
+}
+
+/** The shebang line (`#!lua flags=no-writes,...`): the body to compile and its flags. */
+function shebang(body: string): { source: string; noWrites: boolean } | { error: ErrorReply } {
+  if (!body.startsWith("#!")) return { source: body, noWrites: false };
+  const eol = body.indexOf("\n");
+  const line = eol < 0 ? body.slice(2) : body.slice(2, eol);
+  const parts = line.split(" ").filter((p) => p !== "");
+  if (parts[0] !== "lua") {
+    return { error: err(`ERR Unexpected engine in script shebang: ${parts[0] ?? ""}`) };
+  }
+  let noWrites = false;
+  for (const part of parts.slice(1)) {
+    if (!part.startsWith("flags=")) return { error: err(`ERR Unknown lua shebang option: ${part}`) };
+    for (const flag of part.slice(6).split(",")) {
+      if (flag === "") continue;
+      if (flag === "no-writes") noWrites = true;
+      else if (!["allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"].includes(flag)) {
+        return { error: err(`ERR Unexpected flag in script shebang: ${flag}`) };
+      }
+    }
+  }
+  // The shebang line stays a comment for Lua, so line numbers match the body's.
+  return { source: "--" + body.slice(2), noWrites };
+}
+
+/** A command's reply as a Lua value, the way a RESP2 (or, after redis.setresp(3), RESP3) client sees it. */
+function pushReply(T: lua.State, r: Reply, resp: 2 | 3, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false;
+  if (typeof r === "string") lua.pushString(T, r);
+  else if (typeof r === "number" || typeof r === "bigint") lua.pushInteger(T, r);
+  else if (r === null || r instanceof NullArrayReply) {
+    if (resp === 2) lua.pushBoolean(T, false);
+    else lua.pushNil(T);
+  } else if (Array.isArray(r) || r instanceof PushReply || (resp === 2 && r instanceof SetReply)) {
+    const items = Array.isArray(r) ? r : (r as PushReply | SetReply).items;
+    if (!pushArray(T, items, resp, depth)) return false;
+  } else if (r instanceof SimpleReply) {
+    pushField(T, "ok", () => lua.pushString(T, r.s));
+  } else if (r instanceof ErrorReply) {
+    pushField(T, "err", () => lua.pushString(T, r.s));
+  } else if (r instanceof MapReply) {
+    if (resp === 2) return pushArray(T, r.entries, resp, depth);
+    lua.newTable(T, 0, 1);
+    lua.newTable(T, 0, r.entries.length / 2);
+    for (let i = 0; i < r.entries.length; i += 2) {
+      if (!pushReply(T, r.entries[i], resp, depth + 1)) return false;
+      if (!pushReply(T, r.entries[i + 1], resp, depth + 1)) return false;
+      lua.rawSet(T, -3);
+    }
+    lua.setField(T, -2, "map");
+  } else if (r instanceof SetReply) {
+    lua.newTable(T, 0, 1);
+    lua.newTable(T, 0, r.items.length);
+    for (const item of r.items) {
+      if (!pushReply(T, item, resp, depth + 1)) return false;
+      lua.pushBoolean(T, true);
+      lua.rawSet(T, -3);
+    }
+    lua.setField(T, -2, "set");
+  } else if (r instanceof DoubleReply) {
+    if (resp === 2) lua.pushString(T, r.text ?? formatDouble(r.n));
+    else pushField(T, "double", () => lua.pushNumber(T, r.n));
+  } else if (r instanceof BoolReply) {
+    if (resp === 2) lua.pushInteger(T, r.b ? 1 : 0);
+    else lua.pushBoolean(T, r.b);
+  } else if (r instanceof VerbatimReply) {
+    if (resp === 2) lua.pushString(T, r.s);
+    else {
+      lua.newTable(T, 0, 1);
+      lua.newTable(T, 0, 2);
+      lua.pushString(T, r.s);
+      lua.setField(T, -2, "string");
+      lua.pushString(T, r.format);
+      lua.setField(T, -2, "format");
+      lua.setField(T, -2, "verbatim_string");
+    }
+  } else lua.pushNil(T);
+  return true;
+}
+
+function pushArray(T: lua.State, items: Reply[], resp: 2 | 3, depth: number): boolean {
+  lua.checkStack(T, 4);
+  lua.newTable(T, items.length, 0);
+  for (let i = 0; i < items.length; i++) {
+    if (!pushReply(T, items[i], resp, depth + 1)) return false;
+    lua.rawSetI(T, -2, i + 1);
+  }
+  return true;
+}
+
+/** Pushes `{[name] = value}`, the value pushed by `value`. */
+function pushField(T: lua.State, name: string, value: () => void): void {
+  lua.newTable(T, 0, 1);
+  value();
+  lua.setField(T, -2, name);
+}
+
+/**
+ * The script's value at `i` as a reply: numbers become integers (truncated), strings bulk strings,
+ * true 1 and false nil (RESP3: booleans), tables arrays up to their first nil, and the tables
+ * `{err=}`, `{ok=}`, `{double=}`, `{map=}`, `{set=}`, `{big_number=}`, `{verbatim_string=}`
+ * the matching replies.
+ */
+function toReply(T: lua.State, i: number, resp: 2 | 3, depth: number): Reply {
+  const idx = i < 0 ? lua.top(T) + i + 1 : i;
+  switch (lua.type(T, idx)) {
+    case lua.T.STRING:
+      return lua.toString(T, idx)!;
+    case lua.T.NUMBER: {
+      if (lua.isInteger(T, idx)) return lua.toInteger(T, idx);
+      const n = Math.trunc(lua.toNumber(T, idx));
+      return Number.isFinite(n) ? n : 0;
+    }
+    case lua.T.BOOLEAN: {
+      const b = lua.toBoolean(T, idx);
+      if (resp === 3) return new BoolReply(b);
+      return b ? 1 : null;
+    }
+    case lua.T.TABLE:
+      break;
+    default:
+      return null;
+  }
+  if (depth > MAX_DEPTH) return err("ERR reached lua stack limit");
+  lua.checkStack(T, 4);
+  const field = (name: string): number => lua.rawGetField(T, idx, name);
+  if (field("err") === lua.T.STRING) {
+    const s = lua.toString(T, -1)!;
+    lua.pop(T);
+    return err(s === "" ? "ERR" : s.replace(/[\r\n]/g, " "));
+  }
+  lua.pop(T);
+  if (field("ok") === lua.T.STRING) {
+    const s = lua.toString(T, -1)!;
+    lua.pop(T);
+    return new SimpleReply(s.replace(/[\r\n]/g, " "));
+  }
+  lua.pop(T);
+  if (field("double") === lua.T.NUMBER) {
+    const n = lua.toNumber(T, -1);
+    lua.pop(T);
+    return new DoubleReply(n);
+  }
+  lua.pop(T);
+  if (field("big_number") === lua.T.STRING) {
+    const s = lua.toString(T, -1)!;
+    lua.pop(T);
+    return s;
+  }
+  lua.pop(T);
+  if (field("map") === lua.T.TABLE) {
+    const entries: Reply[] = [];
+    const t = lua.top(T);
+    lua.pushNil(T);
+    while (lua.next(T, t)) {
+      entries.push(toReply(T, -2, resp, depth + 1), toReply(T, -1, resp, depth + 1));
+      lua.pop(T);
+    }
+    lua.pop(T);
+    return new MapReply(entries);
+  }
+  lua.pop(T);
+  if (field("set") === lua.T.TABLE) {
+    const items: Reply[] = [];
+    const t = lua.top(T);
+    lua.pushNil(T);
+    while (lua.next(T, t)) {
+      items.push(toReply(T, -2, resp, depth + 1));
+      lua.pop(T);
+    }
+    lua.pop(T);
+    return new SetReply(items);
+  }
+  lua.pop(T);
+  if (field("verbatim_string") === lua.T.TABLE) {
+    const v = lua.top(T);
+    lua.rawGetField(T, v, "format");
+    const format = lua.toString(T, -1) ?? "txt";
+    lua.rawGetField(T, v, "string");
+    const s = lua.toString(T, -1) ?? "";
+    lua.pop(T, 3);
+    return new VerbatimReply(format, s);
+  }
+  lua.pop(T);
+  const out: Reply[] = [];
+  for (let n = 1;; n++) {
+    if (lua.rawGetI(T, idx, n) === lua.T.NIL) {
+      lua.pop(T);
+      break;
+    }
+    out.push(toReply(T, -1, resp, depth + 1));
+    lua.pop(T);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ commands
+
+/** EVAL script numkeys key... arg... (and its forms): the keys and arguments, or an error. */
+function splitArgs(args: string[]): { keys: string[]; argv: string[] } {
+  const n = parseInt64(args[2]);
+  if (n === null) fail(E.notInt);
+  if (n < 0) fail(err("ERR Number of keys can't be negative"));
+  if (n > args.length - 3) fail(err("ERR Number of keys can't be greater than number of args"));
+  const k = Number(n);
+  return { keys: args.slice(3, 3 + k), argv: args.slice(3 + k) };
+}
+
+function evalBody(readOnly: boolean): Handler {
+  return (ctx, args) => {
+    const { keys, argv } = splitArgs(args);
+    const s = ctx.face.scripting();
+    const loaded = s.load(args[1]);
+    if ("error" in loaded) return loaded.error;
+    return s.start(ctx, loaded.sha, keys, argv, readOnly);
+  };
+}
+
+function evalSha(readOnly: boolean): Handler {
+  return (ctx, args) => {
+    const { keys, argv } = splitArgs(args);
+    const s = ctx.face.scripting();
+    const sha = args[1].toLowerCase();
+    if (!s.exists(sha)) return E_NOSCRIPT;
+    return s.start(ctx, sha, keys, argv, readOnly);
+  };
+}
+
+const SCRIPT_HELP = [
+  "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "EXISTS <sha1> [<sha1> ...]",
+  "    Return information about the existence of the scripts in the script cache.",
+  "FLUSH [ASYNC|SYNC]",
+  "    Flush the Lua scripts cache. Very dangerous on replicas.",
+  "    When called without the optional mode argument, the behavior is determined by the",
+  "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+  "    * ASYNC: Asynchronously flush the scripts cache.",
+  "    * SYNC: Synchronously flush the scripts cache.",
+  "KILL",
+  "    Kill the currently executing Lua script.",
+  "LOAD <script>",
+  "    Load a script into the scripts cache without executing it.",
+  "HELP",
+  "    Print this help.",
+].map((s) => new SimpleReply(s));
+
+const script: Handler = (ctx, args) => {
+  switch (upper(args[1])) {
+    case "LOAD": {
+      const loaded = ctx.face.scripting().load(args[2]);
+      return "error" in loaded ? loaded.error : loaded.sha;
+    }
+    case "EXISTS": {
+      const s = ctx.face.scripting();
+      return args.slice(2).map((sha) => (s.exists(sha) ? 1 : 0));
+    }
+    case "FLUSH":
+      if (args.length > 3 || (args.length === 3 && !["ASYNC", "SYNC"].includes(upper(args[2])))) {
+        return err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+      }
+      ctx.face.scripting().flush();
+      return OK;
+    case "KILL":
+      return ctx.face.killScript();
+    case "HELP":
+      return SCRIPT_HELP;
+    case "DEBUG":
+      // There is no Lua debugger (LDB).
+      return fail(err("ERR command 'script|debug' is not supported by this node yet"));
+  }
+  return err(`ERR unknown subcommand '${args[1]}'. Try SCRIPT HELP.`);
+};
+
+export const scriptingCommands: Record<string, Handler> = {
+  eval: evalBody(false),
+  eval_ro: evalBody(true),
+  evalsha: evalSha(false),
+  evalsha_ro: evalSha(true),
+  script,
+};

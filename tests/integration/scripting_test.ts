@@ -1,0 +1,260 @@
+/**
+ * Lua scripts against a real `swytch redis` process with ioredis clients: EVAL and EVALSHA with
+ * Redis's conversions, errors naming the script line, the script cache, the sandbox, read-only
+ * scripts, binary-safe arguments, and a script past the busy threshold: other clients answered
+ * -BUSY, SCRIPT KILL stopping it, and a script that wrote running to its end.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import Redis from "ioredis";
+import { freePort, type Proc, startSwytch } from "../helpers.ts";
+
+let server: Proc;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startSwytch([], { port: await freePort() });
+});
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  const code = await server?.stop();
+  expect(code).toBe(0);
+  fs.rmSync(server.dataDir, { recursive: true, force: true });
+});
+
+function client(): Redis {
+  const c = new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 1 });
+  clients.push(c);
+  return c;
+}
+
+/** The error text a command answers (fails the test when it succeeds). */
+async function errorOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error reply");
+}
+
+describe("EVAL and EVALSHA", () => {
+  test("KEYS and ARGV reach the script, and its writes are the node's", async () => {
+    const r = client();
+    const v = await r.eval(
+      "redis.call('set', KEYS[1], ARGV[1]); redis.call('rpush', KEYS[2], ARGV[2], ARGV[3]); " +
+        "return {redis.call('get', KEYS[1]), redis.call('llen', KEYS[2])}",
+      2,
+      "s:k",
+      "s:l",
+      "v1",
+      "a",
+      "b",
+    );
+    expect(v).toEqual(["v1", 2]);
+    expect(await r.get("s:k")).toBe("v1");
+    expect(await r.lrange("s:l", 0, -1)).toEqual(["a", "b"]);
+  });
+
+  test("Lua values convert as in Redis", async () => {
+    const r = client();
+    expect(await r.eval("return {1, 'two', {3, 'x'}, 3.99, -2.5, true}", 0)).toEqual([
+      1,
+      "two",
+      [3, "x"],
+      3,
+      -2,
+      1,
+    ]);
+    // An array stops at its first nil; false is a nil bulk string.
+    expect(await r.eval("return {1, 2, nil, 4}", 0)).toEqual([1, 2]);
+    expect(await r.eval("return false", 0)).toBeNull();
+    expect(await r.eval("return redis.status_reply('FINE')", 0)).toBe("FINE");
+    expect(await errorOf(r.eval("return redis.error_reply('MYERR custom')", 0))).toBe("MYERR custom");
+    expect(await errorOf(r.eval("return {err = 'OTHER thing'}", 0))).toBe("OTHER thing");
+    // Replies come back as Lua values: nil bulk is false, status {ok=}, integers numbers.
+    await r.del("s:none");
+    expect(await r.eval("return type(redis.call('get', 's:none'))", 0)).toBe("boolean");
+    expect(await r.eval("return redis.call('set', 's:st', 'x')['ok']", 0)).toBe("OK");
+    expect(await r.eval("return redis.call('incrby', 's:n', 5000000000) + 1", 0)).toBe(5000000001);
+  });
+
+  test("redis.setresp(3) gives RESP3 shapes to the script", async () => {
+    const r = client();
+    await r.hset("s:h", "f", "v");
+    expect(await r.eval("redis.setresp(3); return redis.call('hgetall', KEYS[1])['map']['f']", 1, "s:h"))
+      .toBe("v");
+    expect(await r.eval("return redis.call('hgetall', KEYS[1])[2]", 1, "s:h")).toBe("v");
+  });
+
+  test("arguments and replies are binary-safe", async () => {
+    const r = client();
+    const bytes = Buffer.from([0, 1, 255, 13, 10, 128, 0]);
+    await r.eval("redis.call('set', KEYS[1], ARGV[1])", 1, "s:bin", bytes);
+    expect(await r.getBuffer("s:bin")).toEqual(bytes);
+    expect(await r.callBuffer("EVAL", "return redis.call('get', KEYS[1])", 1, "s:bin")).toEqual(bytes);
+    expect(await r.eval("return #ARGV[1]", 0, bytes)).toBe(7);
+  });
+
+  test("a failing redis.call raises with the script line; redis.pcall returns the error", async () => {
+    const r = client();
+    await r.set("s:str", "x");
+    const e = await errorOf(r.eval("\nreturn redis.call('lpush', KEYS[1], 1)", 1, "s:str"));
+    expect(e).toMatch(
+      /^WRONGTYPE Operation against a key holding the wrong kind of value script: [0-9a-f]{40}, on @user_script:2\.$/,
+    );
+    expect(await errorOf(r.eval("return redis.pcall('lpush', KEYS[1], 1)", 1, "s:str"))).toBe(
+      "WRONGTYPE Operation against a key holding the wrong kind of value",
+    );
+    expect(await r.eval("local e = redis.pcall('lpush', KEYS[1], 1); return e['err']", 1, "s:str")).toMatch(
+      /^WRONGTYPE/,
+    );
+    expect(await errorOf(r.eval("return redis.call('nosuchcommand')", 0))).toMatch(
+      /^ERR Unknown Redis command called from script/,
+    );
+    expect(await errorOf(r.eval("return redis.call('set', 'only-key')", 0))).toMatch(
+      /^ERR Wrong number of args calling Redis command from script/,
+    );
+    expect(await errorOf(r.eval("return redis.call('eval', 'return 1', 0)", 0))).toMatch(
+      /^ERR This Redis command is not allowed from script/,
+    );
+    expect(await errorOf(r.eval("return redis.call('ping', {})", 0))).toMatch(
+      /^ERR Lua redis lib command arguments must be strings or integers/,
+    );
+    // The connection (and the Lua state) keep working after every one of these.
+    expect(await r.eval("return redis.call('ping', 'asdf')", 0)).toBe("asdf");
+  });
+
+  test("writes before an error stay, as in Redis (no rollback)", async () => {
+    const r = client();
+    await r.del("s:partial");
+    await errorOf(r.eval("redis.call('set', KEYS[1], 'done'); error('boom')", 1, "s:partial"));
+    expect(await r.get("s:partial")).toBe("done");
+  });
+
+  test("blocking commands answer at once inside a script", async () => {
+    const r = client();
+    await r.del("s:empty");
+    expect(await r.eval("return redis.call('blpop', KEYS[1], 0)", 1, "s:empty")).toBeNull();
+  });
+
+  test("the script cache: SCRIPT LOAD, EXISTS, EVALSHA, FLUSH", async () => {
+    const r = client();
+    const sha = (await r.script("LOAD", "return 'cached ' .. ARGV[1]")) as string;
+    expect(sha).toBe(new Bun.CryptoHasher("sha1").update("return 'cached ' .. ARGV[1]").digest("hex"));
+    expect(await r.evalsha(sha, 0, "x")).toBe("cached x");
+    expect(await r.evalsha(sha.toUpperCase(), 0, "y")).toBe("cached y");
+    expect(await r.script("EXISTS", sha, "0".repeat(40))).toEqual([1, 0]);
+    // EVAL caches what it runs, under the body's SHA1.
+    await r.eval("return 'via eval'", 0);
+    expect(await r.script("EXISTS", new Bun.CryptoHasher("sha1").update("return 'via eval'").digest("hex")))
+      .toEqual([1]);
+    expect(await r.script("FLUSH")).toBe("OK");
+    expect(await errorOf(r.evalsha(sha, 0))).toBe("NOSCRIPT No matching script. Please use EVAL.");
+    expect(await errorOf(r.script("LOAD", "return ("))).toMatch(
+      /^ERR Error compiling script \(new function\): user_script:1:/,
+    );
+    expect(await errorOf(r.eval("return 1", -1))).toBe("ERR Number of keys can't be negative");
+    expect(await errorOf(r.eval("return 1", 3, "a"))).toBe(
+      "ERR Number of keys can't be greater than number of args",
+    );
+  });
+
+  test("the sandbox: no globals written, no unknown globals read, no os, io or bytecode", async () => {
+    const r = client();
+    expect(await errorOf(r.eval("x = 1", 0))).toMatch(/Attempt to modify a readonly table/);
+    expect(await errorOf(r.eval("return undefined_name", 0))).toMatch(
+      /Script attempted to access nonexistent global variable 'undefined_name'/,
+    );
+    expect(await errorOf(r.eval("redis.call = nil", 0))).toMatch(/Attempt to modify a readonly table/);
+    expect(await errorOf(r.eval("os.execute('true')", 0))).toMatch(/attempt to call a nil value/);
+    expect(await errorOf(r.eval("return io.open('/etc/passwd')", 0))).toMatch(
+      /nonexistent global variable 'io'/,
+    );
+    expect(await r.eval("local f, e = load('\\27Lua'); return e ~= nil", 0)).toBe(1);
+    // Lua 5.1 names scripts use are there.
+    expect(await r.eval("return unpack({7, 8})", 0)).toBe(7);
+    expect(await r.eval("return redis.sha1hex('')", 0)).toBe("da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  });
+
+  test("EVAL_RO, EVALSHA_RO and no-writes scripts refuse writes", async () => {
+    const r = client();
+    await r.set("s:ro", "1");
+    expect(await r.call("EVAL_RO", "return redis.call('get', KEYS[1])", 1, "s:ro")).toBe("1");
+    expect(await errorOf(r.call("EVAL_RO", "return redis.call('set', KEYS[1], 2)", 1, "s:ro"))).toMatch(
+      /^ERR Write commands are not allowed from read-only scripts\./,
+    );
+    const sha = (await r.script("LOAD", "return redis.call('del', KEYS[1])")) as string;
+    expect(await errorOf(r.call("EVALSHA_RO", sha, 1, "s:ro"))).toMatch(
+      /^ERR Write commands are not allowed/,
+    );
+    expect(await errorOf(r.eval("#!lua flags=no-writes\nreturn redis.call('del', KEYS[1])", 1, "s:ro")))
+      .toMatch(
+        /^ERR Write commands are not allowed/,
+      );
+    expect(await errorOf(r.eval("#!lua flags=bogus\nreturn 1", 0))).toBe(
+      "ERR Unexpected flag in script shebang: bogus",
+    );
+    expect(await r.get("s:ro")).toBe("1");
+  });
+});
+
+describe("long scripts", () => {
+  test("past busy-reply-threshold others get -BUSY, and SCRIPT KILL stops the script", async () => {
+    const r = client(), runner = client(), other = client();
+    expect(await r.script("KILL").catch((e) => (e as Error).message)).toBe(
+      "NOTBUSY No scripts in execution right now.",
+    );
+    await r.config("SET", "busy-reply-threshold", "50");
+    try {
+      const looping = runner.eval("while true do end", 0).then(() => "returned", (e) => (e as Error).message);
+      await Bun.sleep(200);
+      expect(await errorOf(other.ping())).toBe(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+      );
+      expect(await r.script("KILL")).toBe("OK");
+      expect(await looping).toMatch(/Script killed by user with SCRIPT KILL/);
+      expect(await other.ping()).toBe("PONG");
+      expect(await runner.eval("return 'again'", 0)).toBe("again");
+    } finally {
+      await r.config("SET", "lua-time-limit", "5000");
+    }
+  });
+
+  test("a script that wrote runs to its end: others wait for it instead of -BUSY", async () => {
+    const r = client(), runner = client();
+    await r.config("SET", "busy-reply-threshold", "20");
+    try {
+      const script = "redis.call('set', KEYS[1], 'started'); local t = os.clock() " +
+        "while os.clock() - t < 0.3 do end redis.call('set', KEYS[1], 'finished') return 1";
+      const done = runner.eval(script, 1, "s:long");
+      await Bun.sleep(50);
+      // This GET reaches the node while the script runs; it is answered after it, whole.
+      expect(await r.get("s:long")).toBe("finished");
+      expect(await done).toBe(1);
+    } finally {
+      await r.config("SET", "busy-reply-threshold", "5000");
+    }
+  });
+
+  test("a client that leaves during a paused script frees the node", async () => {
+    const r = client();
+    const runner = new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 0 });
+    await r.config("SET", "busy-reply-threshold", "20");
+    try {
+      runner.eval("while true do end", 0).catch(() => {});
+      await Bun.sleep(100);
+      expect(await errorOf(r.get("x"))).toMatch(/^BUSY/);
+      runner.disconnect();
+      let pong = "";
+      for (let i = 0; i < 100 && pong !== "PONG"; i++) {
+        pong = await r.ping().catch(() => "");
+        await Bun.sleep(20);
+      }
+      expect(pong).toBe("PONG");
+    } finally {
+      await r.config("SET", "busy-reply-threshold", "5000");
+    }
+  });
+});

@@ -7,7 +7,7 @@
  */
 import { ProtocolError, RespParser } from "./resp_parse.ts";
 import { ReplyEncoder } from "./resp_encode.ts";
-import { err, ErrorReply, type Reply } from "./reply.ts";
+import { CountedError, err, ErrorReply, type Reply } from "./reply.ts";
 import type { Face } from "./face.ts";
 import type { Batch } from "../core/engine.ts";
 import type { Writer } from "../core/effect.ts";
@@ -148,8 +148,11 @@ export class Client {
 
   /** Counts the error replies in `r` (itself, or the replies of an EXEC) for INFO errorstats. */
   #countErrors(r: Reply): void {
-    if (r instanceof ErrorReply) this.#face.noteError(r);
-    else if (Array.isArray(r)) { for (const x of r) if (x instanceof ErrorReply) this.#face.noteError(x); }
+    if (r instanceof ErrorReply) {
+      if (!(r instanceof CountedError)) this.#face.noteError(r);
+    } else if (Array.isArray(r)) {
+      for (const x of r) if (x instanceof ErrorReply && !(x instanceof CountedError)) this.#face.noteError(x);
+    }
   }
 
   /** Queues a reply that is ready now. */

@@ -14,7 +14,7 @@ import { arityError, arityOk, commandKeys, type CommandSpec, lookupCommand } fro
 import { Client, LIMITS, type Transport } from "./client.ts";
 import type { EncodingLimits } from "./encodings.ts";
 import { exclusiveReason } from "./exclusive.ts";
-import { E, err, ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
+import { CountedError, E, err, ErrorReply, NULL_ARRAY, OK, QUEUED, type Reply } from "./reply.ts";
 import { Scripting } from "./scripting.ts";
 
 /** Facts about the hosting process, supplied by the shell. */
@@ -395,9 +395,13 @@ export class Face {
     return this.startupMemory + this.engine.usedBytes();
   }
 
+  /** True when maxmemory is set and the node uses more. */
+  overMaxmemory(): boolean {
+    return this.config.maxmemory > 0 && this.usedMemory() > this.config.maxmemory;
+  }
+
   /** Refuses a command; inside MULTI that fails the transaction, and a refused EXEC ends it. */
   #reject(client: Client, e: ErrorReply, spec?: CommandSpec): void {
-    this.stats.errorReplies++;
     if (spec !== undefined) this.#commandStat(spec.name).rejected++;
     if (spec?.name === "exec") {
       // Redis answers a refused EXEC with EXECABORT, in or out of MULTI.
@@ -414,7 +418,6 @@ export class Face {
 
   /** An error that does not fail the surrounding transaction (nested MULTI, WATCH in MULTI). */
   #refuse(client: Client, e: ErrorReply): void {
-    this.stats.errorReplies++;
     client.reply(e);
   }
 
@@ -433,7 +436,6 @@ export class Face {
       (spec.container !== undefined ? this.#handlers.get(spec.container.name) : undefined);
     client.lastCommand = spec.name;
     if (handler === undefined) {
-      this.stats.errorReplies++;
       return err(`ERR command '${spec.name}' is not supported by this node yet`);
     }
     return this.#guarded(spec, (ctx) => handler(ctx, args), {
@@ -466,7 +468,6 @@ export class Face {
       }
       return r;
     } catch (e) {
-      this.stats.errorReplies++;
       stat.calls++;
       stat.failed++;
       if (e instanceof CommandError) return e.reply;
@@ -537,23 +538,34 @@ export class Face {
    * One redis.call from a script, on the script's batch: Redis's checks for commands called from
    * scripts, then the handler. A blocking command answers at once, as inside MULTI.
    */
-  callFromScript(ctx: Ctx, args: string[], readOnly: boolean): Reply {
+  callFromScript(ctx: Ctx, args: string[], readOnly: boolean, allowOom: boolean): Reply {
     const found = lookupCommand(args);
-    if ("error" in found) return err("ERR Unknown Redis command called from script");
+    if ("error" in found) return this.#scriptError(err("ERR Unknown Redis command called from script"));
     const spec = found.spec;
-    if (!arityOk(spec, args.length)) return err("ERR Wrong number of args calling Redis command from script");
-    if (spec.flags.has("noscript")) return err("ERR This Redis command is not allowed from script");
+    const refuse = (e: ErrorReply): Reply => {
+      this.#commandStat(spec.name).rejected++;
+      return this.#scriptError(e);
+    };
+    if (!arityOk(spec, args.length)) {
+      return refuse(err("ERR Wrong number of args calling Redis command from script"));
+    }
+    if (spec.flags.has("noscript")) return refuse(err("ERR This Redis command is not allowed from script"));
     if (spec.flags.has("write")) {
-      if (readOnly) return err("ERR Write commands are not allowed from read-only scripts.");
-      if (this.#touchesReserved(spec, args)) return E_RESERVED;
+      if (readOnly) return refuse(err("ERR Write commands are not allowed from read-only scripts."));
+      if (this.#touchesReserved(spec, args)) return refuse(E_RESERVED);
     }
-    if (
-      this.config.maxmemory > 0 && spec.flags.has("denyoom") && ctx.batch.readOnly() &&
-      this.usedMemory() > this.config.maxmemory
-    ) {
-      return E_OOM;
+    // A script that has not written yet may not start growing memory past maxmemory.
+    if (!allowOom && spec.flags.has("denyoom") && ctx.batch.readOnly() && this.overMaxmemory()) {
+      return refuse(E_OOM);
     }
-    return inTransaction(this.#run(ctx.client, spec, args, ctx.batch, { nested: true, fromScript: true }));
+    const r = inTransaction(this.#run(ctx.client, spec, args, ctx.batch, { nested: true, fromScript: true }));
+    return r instanceof ErrorReply ? this.#scriptError(r) : r;
+  }
+
+  /** A command a script called failed: counted now (INFO errorstats), passed on as counted. */
+  #scriptError(e: ErrorReply): CountedError {
+    this.noteError(e);
+    return new CountedError(e.s);
   }
 
   /** Commits the batch and sends the reply once the log policy allows. */
@@ -663,25 +675,21 @@ export class Face {
           case "busy":
             // Not an attempt: nothing left this node. Planned again once the key is free.
             if (this.env.monotonicMs() - started > ENVELOPE_QUEUE_LIMIT_MS) {
-              this.stats.errorReplies++;
               return finish(err("TRYAGAIN the key stayed busy with other transactions of this node"));
             }
             attempt--;
             return o.retry(run, started);
           case "partitioned":
-            this.stats.errorReplies++;
             return finish(
               err(`PARTITIONED ${o.why}: exclusive commands need every member; nothing was written`),
             );
           case "unknown":
-            this.stats.errorReplies++;
             return finish(err(`TRYAGAIN ${o.why}; the outcome will be the same on every node`));
           case "conflict": {
             if (plan.watched !== undefined && o.stale.some((k) => plan.watched!.includes(k))) {
               return finish(NULL_ARRAY);
             }
             if (attempt >= ENVELOPE_ATTEMPTS) {
-              this.stats.errorReplies++;
               return finish(
                 err(`TRYAGAIN the keys are contended: not committed after ${attempt} attempts (${o.why})`),
               );
@@ -950,6 +958,7 @@ export class Face {
     const sp = e.s.indexOf(" ");
     const code = sp < 0 ? e.s : e.s.slice(0, sp);
     this.errorStats.set(code, (this.errorStats.get(code) ?? 0) + 1);
+    this.stats.errorReplies++;
   }
 
   /** Clients blocked right now (INFO blocked_clients). */

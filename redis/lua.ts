@@ -95,6 +95,11 @@ export function pushNil(L: State): void {
   m._lua_pushnil(L);
 }
 
+/** Pushes a light userdata holding NULL (cjson.null). */
+export function pushLightNull(L: State): void {
+  m._lua_pushlightuserdata(L, 0);
+}
+
 export function isInteger(L: State, i: number): boolean {
   return m._lua_isinteger(L, i) !== 0;
 }

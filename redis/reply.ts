@@ -32,6 +32,12 @@ export class ErrorReply {
   constructor(readonly s: string) {}
 }
 
+/**
+ * An error a script passes on from a command it called: INFO errorstats counted it when the
+ * command failed, so sending it does not count it again (Redis's rule).
+ */
+export class CountedError extends ErrorReply {}
+
 /** RESP2 `*-1` (nil multi-bulk); RESP3 `_`. */
 export class NullArrayReply {}
 

@@ -11,9 +11,11 @@
  */
 import { createHash } from "node:crypto";
 import * as lua from "./lua.ts";
+import { LIBS } from "./lua_libs.ts";
 import { type Ctx, fail, type Handler, parseInt64, Running, upper } from "./command.ts";
 import {
   BoolReply,
+  CountedError,
   DoubleReply,
   E,
   err,
@@ -55,11 +57,25 @@ const PRELUDE = `
 local host_call, host_pcall, host_log, host_setresp, host_sha1 = ...
 local G = _G
 local error, type, tostring, select, getinfo = error, type, tostring, select, debug.getinfo
+local gsub = string.gsub
 local rawset, rawget, setmetatable, xpcall = rawset, rawget, setmetatable, xpcall
 
 local readonly = function() error("Attempt to modify a readonly table", 2) end
+local next = next
+-- Tables a script may read but not change, nor change the metatable of.
+local protected = setmetatable({}, { __mode = "k" })
+local sealed = setmetatable({}, { __newindex = readonly, __metatable = false })
+protected[sealed] = true
 local function locked(t)
-  return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+  local proxy = setmetatable({}, {
+    __index = t,
+    __newindex = readonly,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+    __metatable = sealed,
+  })
+  protected[proxy] = true
+  return proxy
 end
 
 local redis = {}
@@ -75,9 +91,9 @@ redis.status_reply = function(s)
   if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
   return { ok = s }
 end
-redis.sha1hex = function(s)
-  if select("#", s) ~= 1 then error("wrong number of arguments", 2) end
-  return host_sha1(tostring(s))
+redis.sha1hex = function(...)
+  if select("#", ...) ~= 1 then error("wrong number of arguments", 2) end
+  return host_sha1(tostring((...)))
 end
 redis.log = function(level, ...)
   if select("#", ...) == 0 then error("redis.log() requires two arguments or more.", 2) end
@@ -116,9 +132,8 @@ end
 io, package, require, dofile, loadfile, print, collectgarbage = nil, nil, nil, nil, nil, nil, nil
 os = { clock = clock }
 debug = { traceback = debug.traceback }
-string.dump = nil
 
-for _, name in ipairs({ "string", "table", "math", "os", "debug", "coroutine", "utf8" }) do
+for _, name in ipairs({ "string", "table", "math", "os", "debug", "coroutine", "utf8", "bit", "cjson", "cmsgpack", "struct" }) do
   if G[name] then G[name] = locked(G[name]) end
 end
 G.redis = locked(redis)
@@ -131,12 +146,17 @@ local env = setmetatable({}, {
     return v
   end,
   __newindex = readonly,
-  __metatable = false,
+  __metatable = sealed,
 })
+protected[env] = true
 G._G = env
 rawset = function(t, k, v)
-  if t == env or t == G then readonly() end
+  if protected[t] or t == G then readonly() end
   return rawset(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if protected[t] or t == G then readonly() end
+  return setmetatable(t, mt)
 end
 setmetatable(G, { __metatable = false })
 
@@ -153,9 +173,12 @@ local function handler(e)
     if i.source == "@user_script" then line = i.currentline break end
   end
   if type(e) == "table" and type(rawget(e, "err")) == "string" then
-    return { err = rawget(e, "err"), line = line, raised = true }
+    return { err = rawget(e, "err"), line = line, ignore_error_stats_update = rawget(e, "ignore_error_stats_update") }
   end
-  return { err = "ERR " .. tostring(e), line = line, raised = true }
+  e = tostring(e)
+  -- Lua 5.1's wording, which Redis users see: "attempt to call field 'x' (a nil value)".
+  e = gsub(e, "attempt to (%a+) a (%a+) value %((%a+) '([^']*)'%)", "attempt to %1 %3 '%4' (a %2 value)")
+  return { err = "ERR " .. e, line = line }
 end
 
 local function run(f)
@@ -164,6 +187,9 @@ end
 
 return compile, run
 `;
+
+/** The libraries of redis/lua_libs.ts, in the order that chunk returns them. */
+const LIBRARIES = ["bit", "cjson", "cmsgpack", "struct"];
 
 const HOST_FUNCTIONS = ["__host_call", "__host_pcall", "__host_log", "__host_setresp", "__host_sha1"];
 
@@ -174,6 +200,8 @@ interface Run {
   readonly ref: number;
   readonly startedMs: number;
   readonly readOnly: boolean;
+  /** Past maxmemory, writes that may grow memory go through (shebang allow-oom). */
+  readonly allowOom: boolean;
   /** The db the client had selected when the script started (SELECT in a script is its own). */
   readonly callerDb: number;
   /** The command's context of the current slice. */
@@ -193,7 +221,7 @@ export class Scripting {
   readonly #compileRef: number;
   readonly #runRef: number;
   /** SHA -> registry reference of the compiled function (and its body, for SCRIPT LOAD's reply). */
-  readonly #scripts = new Map<string, { ref: number; noWrites: boolean }>();
+  readonly #scripts = new Map<string, { ref: number; flags: ScriptFlags }>();
   /** The script running now, or paused past the busy threshold. */
   current: Run | null = null;
   #resp: 2 | 3 = 2;
@@ -211,6 +239,12 @@ export class Scripting {
       lua.pushString(T, sha1hex(lua.toString(T, 1) ?? ""));
       return 1;
     });
+    const libsError = lua.load(L, LIBS, "=libs");
+    if (libsError !== null) throw new Error(`Lua libraries: ${libsError}`);
+    lua.pushLightNull(L);
+    const libsFailed = lua.pcall(L, 1, LIBRARIES.length);
+    if (libsFailed !== null) throw new Error(`Lua libraries: ${libsFailed}`);
+    for (let i = LIBRARIES.length - 1; i >= 0; i--) lua.rawSetGlobal(L, LIBRARIES[i]);
     const e = lua.load(L, PRELUDE, "=prelude");
     if (e !== null) throw new Error(`Lua prelude: ${e}`);
     for (const name of HOST_FUNCTIONS) lua.getGlobal(L, name);
@@ -237,12 +271,12 @@ export class Scripting {
   load(body: string): { sha: string } | { error: ErrorReply } {
     const sha = sha1hex(body);
     if (this.#scripts.has(sha)) return { sha };
-    const flags = shebang(body);
-    if ("error" in flags) return flags;
+    const parsed = shebang(body);
+    if ("error" in parsed) return parsed;
     if (this.#scripts.size >= MAX_SCRIPTS) this.flush();
     const L = this.L;
     lua.pushRef(L, this.#compileRef);
-    lua.pushString(L, flags.source);
+    lua.pushString(L, parsed.source);
     const e = lua.pcall(L, 1, 2);
     if (e !== null) return { error: err(`ERR Error compiling script (new function): ${e}`) };
     if (lua.type(L, -2) !== lua.T.FUNCTION) {
@@ -251,7 +285,7 @@ export class Scripting {
       return { error: err(`ERR Error compiling script (new function): ${msg}`) };
     }
     lua.pop(L);
-    this.#scripts.set(sha, { ref: lua.ref(L), noWrites: flags.noWrites });
+    this.#scripts.set(sha, { ref: lua.ref(L), flags: parsed.flags });
     return { sha };
   }
 
@@ -272,6 +306,12 @@ export class Scripting {
   start(ctx: Ctx, sha: string, keys: string[], argv: string[], readOnly: boolean): Reply | Running {
     const script = this.#scripts.get(sha);
     if (script === undefined) return E_NOSCRIPT;
+    const flags = script.flags;
+    // A script that declares its flags is refused whole past maxmemory unless it may not write
+    // or allows it; one without a shebang is judged command by command.
+    if (flags.shebang && !flags.noWrites && !flags.allowOom && this.face.overMaxmemory()) {
+      return err("OOM command not allowed when used memory > 'maxmemory'.");
+    }
     const L = this.L;
     setArray(L, "KEYS", keys);
     setArray(L, "ARGV", argv);
@@ -285,7 +325,8 @@ export class Scripting {
       thread,
       ref,
       startedMs: now,
-      readOnly: readOnly || script.noWrites,
+      readOnly: readOnly || flags.noWrites,
+      allowOom: flags.allowOom || flags.noWrites,
       callerDb: ctx.client.db,
       ctx,
       sliceStartMs: now,
@@ -350,9 +391,9 @@ export class Scripting {
         lua.rawGetField(T, base + 1, "line");
         const line = lua.type(T, -1) === lua.T.NUMBER ? lua.toInteger(T, -1) : null;
         lua.pop(T);
-        reply = err(
-          (msg === "" ? "ERR" : msg) + (line !== null ? ` script: ${run.sha}, on @user_script:${line}.` : ""),
-        );
+        const text = (msg === "" ? "ERR" : msg) +
+          (line !== null ? ` script: ${run.sha}, on @user_script:${line}.` : "");
+        reply = counted(T, base + 1) ? new CountedError(text) : err(text);
       }
     }
     this.#end(run);
@@ -389,7 +430,7 @@ export class Scripting {
       }
       if (error === null) {
         try {
-          reply = this.face.callFromScript(run.ctx, args, run.readOnly);
+          reply = this.face.callFromScript(run.ctx, args, run.readOnly, run.allowOom);
         } catch (e) {
           reply = err(`ERR ${(e as Error)?.message ?? String(e)}`);
         }
@@ -402,9 +443,12 @@ export class Scripting {
       error = "ERR reached lua stack limit";
     }
     if (error === null) return 1;
-    lua.newTable(T, 0, 1);
+    lua.newTable(T, 0, 2);
     lua.pushString(T, error);
     lua.setField(T, -2, "err");
+    // The face counted this error when the command failed (INFO errorstats counts it once).
+    lua.pushBoolean(T, true);
+    lua.setField(T, -2, "ignore_error_stats_update");
     if (raises) lua.raise(T);
     return 1;
   }
@@ -437,28 +481,39 @@ function numberArg(T: lua.State, i: number): string {
   return String(Number(n.toPrecision(17)));
 }
 
-/** The shebang line (`#!lua flags=no-writes,...`): the body to compile and its flags. */
-function shebang(body: string): { source: string; noWrites: boolean } | { error: ErrorReply } {
-  if (!body.startsWith("#!")) return { source: body, noWrites: false };
+/** What a script's shebang line declares (`#!lua flags=no-writes,allow-oom`). */
+interface ScriptFlags {
+  /** The script has a shebang line: its flags replace the legacy defaults. */
+  readonly shebang: boolean;
+  readonly noWrites: boolean;
+  readonly allowOom: boolean;
+}
+
+/** The shebang line: the body to compile and its flags. */
+function shebang(body: string): { source: string; flags: ScriptFlags } | { error: ErrorReply } {
+  if (!body.startsWith("#!")) {
+    return { source: body, flags: { shebang: false, noWrites: false, allowOom: false } };
+  }
   const eol = body.indexOf("\n");
   const line = eol < 0 ? body.slice(2) : body.slice(2, eol);
   const parts = line.split(" ").filter((p) => p !== "");
   if (parts[0] !== "lua") {
     return { error: err(`ERR Unexpected engine in script shebang: ${parts[0] ?? ""}`) };
   }
-  let noWrites = false;
+  let noWrites = false, allowOom = false;
   for (const part of parts.slice(1)) {
     if (!part.startsWith("flags=")) return { error: err(`ERR Unknown lua shebang option: ${part}`) };
     for (const flag of part.slice(6).split(",")) {
       if (flag === "") continue;
       if (flag === "no-writes") noWrites = true;
-      else if (!["allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"].includes(flag)) {
+      else if (flag === "allow-oom") allowOom = true;
+      else if (!["allow-stale", "no-cluster", "allow-cross-slot-keys"].includes(flag)) {
         return { error: err(`ERR Unexpected flag in script shebang: ${flag}`) };
       }
     }
   }
   // The shebang line stays a comment for Lua, so line numbers match the body's.
-  return { source: "--" + body.slice(2), noWrites };
+  return { source: "--" + body.slice(2), flags: { shebang: true, noWrites, allowOom } };
 }
 
 /** A command's reply as a Lua value, the way a RESP2 (or, after redis.setresp(3), RESP3) client sees it. */
@@ -526,6 +581,14 @@ function pushArray(T: lua.State, items: Reply[], resp: 2 | 3, depth: number): bo
   return true;
 }
 
+/** True when the error table at `i` comes from a command the face already counted. */
+function counted(T: lua.State, i: number): boolean {
+  lua.rawGetField(T, i, "ignore_error_stats_update");
+  const b = lua.toBoolean(T, -1);
+  lua.pop(T);
+  return b;
+}
+
 /** Pushes `{[name] = value}`, the value pushed by `value`. */
 function pushField(T: lua.State, name: string, value: () => void): void {
   lua.newTable(T, 0, 1);
@@ -565,7 +628,8 @@ function toReply(T: lua.State, i: number, resp: 2 | 3, depth: number): Reply {
   if (field("err") === lua.T.STRING) {
     const s = lua.toString(T, -1)!;
     lua.pop(T);
-    return err(s === "" ? "ERR" : s.replace(/[\r\n]/g, " "));
+    const text = s === "" ? "ERR" : s.replace(/[\r\n]/g, " ");
+    return counted(T, idx) ? new CountedError(text) : err(text);
   }
   lua.pop(T);
   if (field("ok") === lua.T.STRING) {

@@ -9,7 +9,8 @@
  * Tests (redis-benchmark, 50 clients, TCP, -P 1 and -P 16): LRANGE_100 and LRANGE_600 (redis-
  * benchmark's own, on the list its LPUSH test fills), SADD, HSET, SPOP, ZADD, and as custom commands
  * ZRANGE (`ZRANGE zbench 0 99 WITHSCORES` on a sorted set preloaded with 1000 members) and XADD
- * (`XADD xbench * myfield myvalue`: Debian's redis-benchmark 7.0 has no XADD test).
+ * (`XADD xbench * myfield myvalue`: Debian's redis-benchmark 7.0 has no XADD test), and a one-call
+ * Lua script (`EVAL "return redis.call('incr', KEYS[1])" 1 evalbench`).
  * Every child process is started here and stopped by PID. A report, not a test.
  */
 import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
@@ -45,6 +46,8 @@ const BUILTIN: [string, string][] = [
 const ZRANGE = ["ZRANGE", "zbench", "0", "99", "WITHSCORES"];
 /** Debian's redis-benchmark (7.0) has no XADD test: the same command as newer ones run, as a custom command. */
 const XADD = ["XADD", "xbench", "*", "myfield", "myvalue"];
+/** A script with one redis.call: what running Lua costs around a command. */
+const EVAL = ["EVAL", "return redis.call('incr', KEYS[1])", "1", "evalbench"];
 const log = logger();
 const procs = new Set<Subprocess>();
 
@@ -124,6 +127,8 @@ async function once(kind: Kind, pipeline: number): Promise<Map<string, number>> 
   res.set("ZRANGE", [...z.values()][0] ?? NaN);
   const x = csv(await run([...args, ...XADD]));
   res.set("XADD", [...x.values()][0] ?? NaN);
+  const e = csv(await run([...args, ...EVAL]));
+  res.set("EVAL", [...e.values()][0] ?? NaN);
   await stop(s.proc);
   return res;
 }
@@ -134,7 +139,7 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const names = [...BUILTIN.map(([, n]) => n), "ZRANGE", "XADD"];
+  const names = [...BUILTIN.map(([, n]) => n), "ZRANGE", "XADD", "EVAL"];
   const samples = new Map<string, number[]>();
   for (const p of PIPELINES) {
     for (let r = 0; r < RUNS; r++) {
@@ -179,7 +184,9 @@ async function main(): Promise<void> {
     `median of ${RUNS} alternating runs, each on a fresh server; both servers keep an append-only log fsynced ` +
     "every second. LRANGE_100/600 read the list redis-benchmark's LPUSH test fills; ZRANGE is " +
     `\`${ZRANGE.join(" ")}\` on a sorted set preloaded with 1000 members; XADD is \`${XADD.join(" ")}\` ` +
-    "(a custom command: Debian's redis-benchmark 7.0 has no XADD test).",
+    "(a custom command: Debian's redis-benchmark 7.0 has no XADD test); EVAL runs " +
+    "`EVAL \"return redis.call('incr', KEYS[1])\" 1 evalbench` (not one of issue 5's tests: it shows what " +
+    "running Lua costs).",
     "",
     ...rows,
   ].join("\n");

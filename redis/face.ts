@@ -438,7 +438,7 @@ export class Face {
     if (handler === undefined) {
       return err(`ERR command '${spec.name}' is not supported by this node yet`);
     }
-    return this.#guarded(spec, (ctx) => handler(ctx, args), {
+    return this.#guarded(spec, handler, args, {
       face: this,
       engine: this.engine,
       client,
@@ -453,13 +453,14 @@ export class Face {
   /** Calls a handler (or a paused script's next slice), counting it; errors become replies. */
   #guarded(
     spec: CommandSpec,
-    call: (ctx: Ctx) => Reply | Deferred | Block | Running,
+    call: (ctx: Ctx, args: string[]) => Reply | Deferred | Block | Running,
+    args: string[],
     ctx: Ctx,
   ): Reply | Deferred | Block | Running {
     const stat = this.#commandStat(spec.name);
     const t0 = this.env.monotonicMs();
     try {
-      const r = call(ctx);
+      const r = call(ctx, args);
       // A command that blocks (or pauses) counts once, when it is answered.
       if (!(r instanceof Block) && !(r instanceof Running)) {
         stat.calls++;
@@ -516,7 +517,7 @@ export class Face {
       if (this.#busy?.running !== running) return; // its client left
       const batch = this.engine.begin();
       prepare?.(batch);
-      const r = this.#guarded(spec, running.resume, {
+      const r = this.#guarded(spec, running.resume, [], {
         face: this,
         engine: this.engine,
         client,

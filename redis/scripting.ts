@@ -220,7 +220,7 @@ export class Scripting {
   readonly L: lua.State;
   readonly #compileRef: number;
   readonly #runRef: number;
-  /** SHA -> registry reference of the compiled function (and its body, for SCRIPT LOAD's reply). */
+  /** SHA1 of the body -> registry reference of its compiled function, and its shebang flags. */
   readonly #scripts = new Map<string, { ref: number; flags: ScriptFlags }>();
   /** The script running now, or paused past the busy threshold. */
   current: Run | null = null;

@@ -249,15 +249,14 @@ export function resume(thread: State, from: State, nargs: number): { status: num
   return { status, nres: m.HEAP32[nresSlot >> 2] };
 }
 
-/** Installs a count hook on a thread (`fn` null removes it). */
-export function setCountHook(L: State, fn: ((L: State) => void) | null, every: number): () => void {
-  if (fn === null) {
-    m._lua_sethook(L, 0, 0, 0);
-    return () => {};
-  }
-  const ptr = m.addFunction((thread: State) => fn(thread), "vii");
-  m._lua_sethook(L, ptr, MASK_COUNT, every);
-  return () => m.removeFunction(ptr);
+/** A count hook for `setCountHook` (a function-table slot: make one and keep it). */
+export function makeHook(fn: (L: State) => void): number {
+  return m.addFunction((thread: State) => fn(thread), "vii");
+}
+
+/** Calls `hook` (0: none) every `every` instructions `L` runs. */
+export function setCountHook(L: State, hook: number, every: number): void {
+  m._lua_sethook(L, hook, hook === 0 ? 0 : MASK_COUNT, every);
 }
 
 /** From inside a count hook: suspends the running thread once the hook returns. */

@@ -212,7 +212,6 @@ interface Run {
   /** Pausing is allowed in this run (a top-level EVAL, not one inside EXEC). */
   mayPause: boolean;
   killed: boolean;
-  unhook: () => void;
 }
 
 /** The Lua state of a node and its script cache. */
@@ -225,6 +224,10 @@ export class Scripting {
   /** The script running now, or paused past the busy threshold. */
   current: Run | null = null;
   #resp: 2 | 3 = 2;
+  /** The count hook every script thread runs (one function-table slot for the node's life). */
+  readonly #hookFn = lua.makeHook((T) => this.#hook(T));
+  /** A reset thread waiting for the next script. */
+  #idle: { thread: lua.State; ref: number } | null = null;
 
   constructor(readonly face: Face) {
     const L = this.L = lua.newState();
@@ -315,7 +318,9 @@ export class Scripting {
     const L = this.L;
     setArray(L, "KEYS", keys);
     setArray(L, "ARGV", argv);
-    const { thread, ref } = lua.newThread(L);
+    // A finished thread is reset and kept for the next script: making one per call costs garbage.
+    const { thread, ref } = this.#idle ?? lua.newThread(L);
+    this.#idle = null;
     lua.pushRef(L, this.#runRef);
     lua.pushRef(L, script.ref);
     lua.xmove(L, thread, 2);
@@ -333,9 +338,8 @@ export class Scripting {
       pausedByHook: false,
       mayPause: ctx.mayPause === true,
       killed: false,
-      unhook: () => {},
     };
-    run.unhook = lua.setCountHook(thread, (T) => this.#hook(run, T), HOOK_EVERY);
+    lua.setCountHook(thread, this.#hookFn, HOOK_EVERY);
     this.#resp = 2;
     return this.#slice(run, 1);
   }
@@ -345,7 +349,9 @@ export class Scripting {
     if (this.current !== null) this.current.killed = true;
   }
 
-  #hook(run: Run, T: lua.State): void {
+  #hook(T: lua.State): void {
+    const run = this.current;
+    if (run === null) return;
     // A coroutine the script made is never paused: that would look like its own yield.
     if (!run.mayPause || T !== run.thread) return;
     const now = this.face.env.monotonicMs();
@@ -403,10 +409,10 @@ export class Scripting {
   /** Lets go of a run (ended, killed, or its client gone). */
   #end(run: Run): void {
     if (this.current === run) this.current = null;
-    run.unhook();
-    lua.setCountHook(run.thread, null, 0);
+    lua.setCountHook(run.thread, 0, 0);
     lua.closeThread(run.thread);
-    lua.unref(this.L, run.ref);
+    if (this.#idle === null) this.#idle = { thread: run.thread, ref: run.ref };
+    else lua.unref(this.L, run.ref);
     run.ctx.client.db = run.callerDb;
   }
 

@@ -487,6 +487,12 @@ export class Face {
     return this.#scripting ??= new Scripting(this);
   }
 
+  /** SCRIPT FLUSH: drops the Lua state with every cached script; the next script makes a new one. */
+  flushScripts(): void {
+    this.#scripting?.close();
+    this.#scripting = null;
+  }
+
   /** Cached scripts and Lua memory, for INFO (no Lua state is made to answer). */
   scriptStats(): { scripts: number; memoryBytes: number } {
     const s = this.#scripting;
@@ -612,6 +618,12 @@ export class Face {
     const started = this.env.monotonicMs();
     const run = () => {
       if (client.closed) return;
+      if (this.#busy !== null && this.#busy.client !== client) {
+        // Another client's script holds the node (a retry met it): wait for it, as clients do.
+        if (this.env.monotonicMs() - started > ENVELOPE_QUEUE_LIMIT_MS) return finish(E_BUSY);
+        this.env.setTimer(10, run);
+        return;
+      }
       attempt++;
       const batch = this.engine.begin();
       batch.reads = [];

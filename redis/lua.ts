@@ -33,9 +33,12 @@ let scratchSize = 0;
 /** Scratch memory of at least `n` bytes (grown as needed; Lua copies what it is given). */
 function buffer(n: number): number {
   if (n > scratchSize) {
+    const size = Math.max(n, 2 * scratchSize, 256);
+    const p = m._malloc(size);
+    if (p === 0) throw new Error("out of memory (Lua heap)");
     if (scratch !== 0) m._free(scratch);
-    scratchSize = Math.max(n, 2 * scratchSize, 256);
-    scratch = m._malloc(scratchSize);
+    scratch = p;
+    scratchSize = size;
   }
   return scratch;
 }
@@ -186,15 +189,27 @@ export function getGlobal(L: State, name: string): number {
  * Registers `fn` as a global C function. It sees the calling thread and returns how many results
  * it pushed; it must not throw (a host error becomes a Lua error value it returns instead).
  */
-export function setFunction(L: State, name: string, fn: (L: State) => number): void {
+export function setFunction(L: State, name: string, fn: (L: State) => number): number {
   const ptr = m.addFunction(fn, "ii");
   m._lua_pushcclosure(L, ptr, 0);
   rawSetGlobal(L, name);
+  return ptr;
+}
+
+/** Frees a host function's (or hook's) function-table slot, once no state can call it. */
+export function freeFunction(ptr: number): void {
+  m.removeFunction(ptr);
+}
+
+/** Closes a state: every object it holds is freed. */
+export function close(L: State): void {
+  m._lua_close(L);
 }
 
 /** Compiles `source` (text only, never bytecode) as chunk `name`; null, or the compile error. */
 export function load(L: State, source: string, name: string): string | null {
   const p = m._malloc(source.length + 1);
+  if (p === 0) return "not enough memory";
   try {
     const heap: Uint8Array = m.HEAPU8;
     for (let i = 0; i < source.length; i++) heap[p + i] = source.charCodeAt(i);
@@ -259,6 +274,11 @@ export function setCountHook(L: State, hook: number, every: number): void {
   m._lua_sethook(L, hook, hook === 0 ? 0 : MASK_COUNT, every);
 }
 
+/** True when `L` may yield here (not inside a C call such as a sort comparator). */
+export function isYieldable(L: State): boolean {
+  return m._lua_isyieldable(L) !== 0;
+}
+
 /** From inside a count hook: suspends the running thread once the hook returns. */
 export function yieldFromHook(L: State): void {
   m._lua_yieldk(L, 0, 0, 0);
@@ -278,20 +298,21 @@ export function closeThread(thread: State): void {
   m._lua_resetthread(thread);
 }
 
-/** Bytes the Lua heap holds (INFO used_memory_lua). */
-export function memoryBytes(L: State): number {
-  return Math.round(collect(L, "count") * 1024);
+/** Bytes the Lua heap holds (INFO used_memory_lua), through `collectgarbage` kept at `gcRef`. */
+export function memoryBytes(L: State, gcRef: number): number {
+  return Math.round(collect(L, gcRef, "count") * 1024);
 }
 
-/** A full collection (SCRIPT FLUSH). */
-export function collectGarbage(L: State): void {
-  collect(L, "collect");
+/** One incremental collection step of `kb` kilobytes of work. */
+export function collectStep(L: State, gcRef: number, kb: number): void {
+  collect(L, gcRef, "step", kb);
 }
 
-function collect(L: State, what: string): number {
-  getGlobal(L, "collectgarbage");
+function collect(L: State, gcRef: number, what: string, arg?: number): number {
+  pushRef(L, gcRef);
   pushString(L, what);
-  if (pcall(L, 1, 1) !== null) return 0;
+  if (arg !== undefined) pushInteger(L, arg);
+  if (pcall(L, arg === undefined ? 1 : 2, 1) !== null) return 0;
   const n = toNumber(L, -1);
   pop(L);
   return n;

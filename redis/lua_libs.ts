@@ -20,7 +20,14 @@ end
 local function tobit(x, n, fname)
   local v = tonumber(x)
   if v == nil then argerror(n or 1, fname or "tobit", "number expected, got " .. type(x)) end
-  if mtype(v) ~= "integer" then v = floor(fmod(v, 4294967296) + 0.5) end
+  if mtype(v) ~= "integer" then
+    -- LuaBitOp rounds to nearest, ties to even.
+    v = fmod(v, 4294967296)
+    local f = floor(v)
+    local d = v - f
+    if d > 0.5 or (d == 0.5 and f % 2 == 1) then f = f + 1 end
+    v = f
+  end
   v = v & 0xffffffff
   if v >= 0x80000000 then v = v - 0x100000000 end
   return v
@@ -463,9 +470,12 @@ end
 
 ---------------------------------------------------------------- struct
 
--- Roberto Ierusalimschy's struct format, item by item on string.pack: the integer sizes are those
--- of a 64-bit Redis (long and size_t take 8 bytes); s is a zero-terminated string; c0 packs a whole
--- string and, unpacking, takes its length from the previous number.
+-- Roberto Ierusalimschy's struct format on string.pack, item by item: sizes are those of a 64-bit
+-- Redis (long and size_t take 8 bytes); integers wrap to their size; "!n" aligns each number to
+-- min(its size, n) from the start of the data; s is a zero-terminated string; c0 packs a whole
+-- string and, unpacking, takes its length from the number before it.
+local SIZES = { b = 1, B = 1, h = 2, H = 2, l = 8, L = 8, T = 8, f = 4, d = 8 }
+
 local function struct_items(fmt)
   local items, i = {}, 1
   while i <= #fmt do
@@ -474,58 +484,104 @@ local function struct_items(fmt)
     i = i + 1 + (digits and #digits or 0)
     local n = digits and tonumber(digits)
     if c == "<" or c == ">" or c == "=" then items[#items + 1] = { kind = "endian", fmt = c }
-    elseif c == "!" then items[#items + 1] = { kind = "endian", fmt = "!" .. (n or 8) }
+    elseif c == "!" then items[#items + 1] = { kind = "align", n = n or 8 }
     elseif c == " " then -- ignored
-    elseif c == "x" then items[#items + 1] = { kind = "pad", fmt = "x" }
-    elseif c == "b" or c == "B" or c == "h" or c == "H" or c == "f" or c == "d" then
-      items[#items + 1] = { kind = "value", fmt = c }
-    elseif c == "l" then items[#items + 1] = { kind = "value", fmt = "i8" }
-    elseif c == "L" or c == "T" then items[#items + 1] = { kind = "value", fmt = "I8" }
-    elseif c == "i" or c == "I" then items[#items + 1] = { kind = "value", fmt = c .. (n or 4) }
-    elseif c == "s" then items[#items + 1] = { kind = "value", fmt = "z" }
+    elseif c == "x" then items[#items + 1] = { kind = "pad" }
+    elseif c == "s" then items[#items + 1] = { kind = "zstring" }
     elseif c == "c" then items[#items + 1] = { kind = "chars", n = n or 1 }
+    elseif c == "f" or c == "d" then items[#items + 1] = { kind = "float", fmt = c, size = SIZES[c] }
+    elseif SIZES[c] ~= nil or c == "i" or c == "I" then
+      local size = SIZES[c] or n or 4
+      if size < 1 or size > 8 then error("integral size " .. size .. " is not in [1,8]", 3) end
+      local signed = c == "b" or c == "h" or c == "l" or c == "i"
+      items[#items + 1] = { kind = "int", size = size, signed = signed }
     else error("invalid format option '" .. c .. "'", 3) end
   end
   return items
 end
 
+local function align_pad(offset, size, maxalign)
+  local a = size < maxalign and size or maxalign
+  if a <= 1 then return 0 end
+  return (a - offset % a) % a
+end
+
+local function number_arg(v, n)
+  local x = tonumber(v)
+  if x == nil then error("bad argument #" .. n .. " to 'pack' (number expected, got " .. type(v) .. ")", 3) end
+  return x
+end
+
 local struct = {}
 struct.pack = function(fmt, ...)
-  local prefix, out, arg = "", {}, 1
+  if type(fmt) ~= "string" then argerror(1, "pack", "string expected, got " .. type(fmt)) end
+  local endian, maxalign, out, len, arg = "=", 1, {}, 0, 1
+  local function put(piece)
+    out[#out + 1] = piece
+    len = len + #piece
+  end
   for _, it in ipairs(struct_items(fmt)) do
-    if it.kind == "endian" then prefix = it.fmt
-    elseif it.kind == "pad" then out[#out + 1] = "\\0"
+    if it.kind == "endian" then endian = it.fmt
+    elseif it.kind == "align" then maxalign = it.n
+    elseif it.kind == "pad" then put("\\0")
+    elseif it.kind == "zstring" then
+      put(tostring((select(arg, ...))) .. "\\0")
+      arg = arg + 1
     elseif it.kind == "chars" then
       local v = tostring((select(arg, ...)))
       arg = arg + 1
-      if it.n == 0 then out[#out + 1] = v
-      else
-        if #v > it.n then v = ssub(v, 1, it.n) end
-        out[#out + 1] = v .. srep("\\0", it.n - #v)
-      end
+      if it.n == 0 then put(v)
+      elseif #v >= it.n then put(ssub(v, 1, it.n))
+      else put(v .. srep("\\0", it.n - #v)) end
     else
-      local v = select(arg, ...)
+      local pad = align_pad(len, it.size, maxalign)
+      if pad > 0 then put(srep("\\0", pad)) end
+      local x = number_arg((select(arg, ...)), arg + 1)
       arg = arg + 1
-      if it.fmt ~= "z" and it.fmt ~= "f" and it.fmt ~= "d" then v = tointeger(tonumber(v)) or floor(tonumber(v)) end
-      out[#out + 1] = spack(prefix .. it.fmt, v)
+      if it.kind == "float" then
+        put(spack(endian .. it.fmt, x))
+      else
+        x = tointeger(x) or floor(x)
+        if it.size < 8 then put(spack(endian .. "I" .. it.size, x & ((1 << (8 * it.size)) - 1)))
+        else put(spack(endian .. "i8", x)) end
+      end
     end
   end
   return concat(out)
 end
 struct.unpack = function(fmt, s, pos)
-  local prefix, vals, i, last = "", {}, pos or 1, nil
+  if type(fmt) ~= "string" then argerror(1, "unpack", "string expected, got " .. type(fmt)) end
+  if type(s) ~= "string" then argerror(2, "unpack", "string expected, got " .. type(s)) end
+  local endian, maxalign, vals, i, last = "=", 1, {}, tointeger(pos) or 1, nil
+  local function need(n)
+    if i + n - 1 > #s then error("data string too short", 3) end
+  end
   for _, it in ipairs(struct_items(fmt)) do
-    if it.kind == "endian" then prefix = it.fmt
-    elseif it.kind == "pad" then i = i + 1
+    if it.kind == "endian" then endian = it.fmt
+    elseif it.kind == "align" then maxalign = it.n
+    elseif it.kind == "pad" then
+      need(1)
+      i = i + 1
+    elseif it.kind == "zstring" then
+      local e = sfind(s, "\\0", i, true)
+      if e == nil then error("unfinished string in data", 2) end
+      vals[#vals + 1] = ssub(s, i, e - 1)
+      i = e + 1
     elseif it.kind == "chars" then
-      local n = it.n == 0 and tointeger(last) or it.n
-      if n == nil then error("format 'c0' needs a previous size", 2) end
-      if i + n - 1 > #s then error("data string too short", 2) end
+      local n = it.n
+      if n == 0 then
+        n = tointeger(last)
+        if n == nil then error("format 'c0' needs a previous size", 2) end
+      end
+      need(n)
       vals[#vals + 1] = ssub(s, i, i + n - 1)
       i = i + n
     else
+      i = i + align_pad(i - 1, it.size, maxalign)
+      need(it.size)
+      local f = it.kind == "float" and it.fmt or ((it.signed and "i" or "I") .. it.size)
       local v
-      v, i = sunpack(prefix .. it.fmt, s, i)
+      v, i = sunpack(endian .. f, s, i)
       vals[#vals + 1] = v
       last = v
     end
@@ -534,13 +590,14 @@ struct.unpack = function(fmt, s, pos)
   return table.unpack(vals)
 end
 struct.size = function(fmt)
-  local prefix, n = "", 0
+  if type(fmt) ~= "string" then argerror(1, "size", "string expected, got " .. type(fmt)) end
+  local maxalign, n = 1, 0
   for _, it in ipairs(struct_items(fmt)) do
-    if it.kind == "endian" then prefix = it.fmt
+    if it.kind == "align" then maxalign = it.n
     elseif it.kind == "pad" then n = n + 1
     elseif it.kind == "chars" then n = n + it.n
-    elseif it.fmt == "z" then error("options 's' has no fixed size", 2)
-    else n = n + string.packsize(prefix .. it.fmt) end
+    elseif it.kind == "zstring" then error("options 's' has no fixed size", 2)
+    elseif it.kind ~= "endian" then n = n + align_pad(n, it.size, maxalign) + it.size end
   end
   return n
 end

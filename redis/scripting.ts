@@ -38,10 +38,13 @@ const HOOK_EVERY = 20_000;
 const SLICE_MS = 20;
 /** Nesting past which a reply or a returned table is refused (Lua's C stack is bounded too). */
 const MAX_DEPTH = 500;
+/** Scripts between two incremental collection steps. */
+const GC_EVERY = 50;
 /** Scripts kept by SHA (EVAL caches every body it runs, as Redis does). */
 const MAX_SCRIPTS = 100_000;
 
 const E_NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+const E_BUSY = err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
 const E_BAD_ARG = "ERR Lua redis lib command arguments must be strings or integers";
 
 export function sha1hex(s: string): string {
@@ -121,8 +124,6 @@ math.pow = function(x, y) return x ^ y end
 math.mod = math.fmod
 table.getn = function(t) return #t end
 local rawload = load
-load = function(chunk, name, _, env) return rawload(chunk, name, "t", env) end
-loadstring = load
 
 -- What a script must not reach: the file system, processes, the registry.
 local clock = os.clock
@@ -150,13 +151,28 @@ local env = setmetatable({}, {
 })
 protected[env] = true
 G._G = env
+-- Chunks a script loads see what the script sees, and are never bytecode.
+G.load = function(chunk, name, _, e)
+  if e == nil then e = env end
+  return rawload(chunk, name, "t", e)
+end
+G.loadstring = G.load
 rawset = function(t, k, v)
   if protected[t] or t == G then readonly() end
   return rawset(t, k, v)
 end
 G.setmetatable = function(t, mt)
   if protected[t] or t == G then readonly() end
+  -- A finalizer would run inside whichever script next collects garbage.
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not allowed in scripts", 2)
+  end
   return setmetatable(t, mt)
+end
+-- Strings share one metatable: scripts may not change it (nor what "x":upper() finds).
+do
+  local smt = getmetatable("")
+  smt.__metatable = sealed
 end
 setmetatable(G, { __metatable = false })
 
@@ -212,6 +228,8 @@ interface Run {
   /** Pausing is allowed in this run (a top-level EVAL, not one inside EXEC). */
   mayPause: boolean;
   killed: boolean;
+  /** The run is being torn down: the hook stops any code still running in it. */
+  ending: boolean;
 }
 
 /** The Lua state of a node and its script cache. */
@@ -219,6 +237,8 @@ export class Scripting {
   readonly L: lua.State;
   readonly #compileRef: number;
   readonly #runRef: number;
+  /** Lua's collectgarbage (the sandbox removes the global). */
+  readonly #gcRef: number;
   /** SHA1 of the body -> registry reference of its compiled function, and its shebang flags. */
   readonly #scripts = new Map<string, { ref: number; flags: ScriptFlags }>();
   /** The script running now, or paused past the busy threshold. */
@@ -226,22 +246,31 @@ export class Scripting {
   #resp: 2 | 3 = 2;
   /** The count hook every script thread runs (one function-table slot for the node's life). */
   readonly #hookFn = lua.makeHook((T) => this.#hook(T));
+  /** Function-table slots of the host functions and the hook (freed by `close`). */
+  readonly #functions: number[] = [];
+  /** Scripts run since the last incremental collection step. */
+  #sinceGc = 0;
   /** A reset thread waiting for the next script. */
   #idle: { thread: lua.State; ref: number } | null = null;
 
   constructor(readonly face: Face) {
     const L = this.L = lua.newState();
-    lua.setFunction(L, "__host_call", (T) => this.#hostCall(T, true));
-    lua.setFunction(L, "__host_pcall", (T) => this.#hostCall(T, false));
-    lua.setFunction(L, "__host_log", (T) => this.#hostLog(T));
-    lua.setFunction(L, "__host_setresp", (T) => {
-      this.#resp = lua.toInteger(T, 1) === 3 ? 3 : 2;
-      return 0;
-    });
-    lua.setFunction(L, "__host_sha1", (T) => {
-      lua.pushString(T, sha1hex(lua.toString(T, 1) ?? ""));
-      return 1;
-    });
+    this.#functions.push(
+      lua.setFunction(L, "__host_call", (T) => this.#hostCall(T, true)),
+      lua.setFunction(L, "__host_pcall", (T) => this.#hostCall(T, false)),
+      lua.setFunction(L, "__host_log", (T) => this.#hostLog(T)),
+      lua.setFunction(L, "__host_setresp", (T) => {
+        this.#resp = lua.toInteger(T, 1) === 3 ? 3 : 2;
+        return 0;
+      }),
+      lua.setFunction(L, "__host_sha1", (T) => {
+        lua.pushString(T, sha1hex(lua.toString(T, 1) ?? ""));
+        return 1;
+      }),
+      this.#hookFn,
+    );
+    lua.getGlobal(L, "collectgarbage");
+    this.#gcRef = lua.ref(L);
     const libsError = lua.load(L, LIBS, "=libs");
     if (libsError !== null) throw new Error(`Lua libraries: ${libsError}`);
     lua.pushLightNull(L);
@@ -267,7 +296,7 @@ export class Scripting {
   }
 
   memoryBytes(): number {
-    return lua.memoryBytes(this.L);
+    return lua.memoryBytes(this.L, this.#gcRef);
   }
 
   /** Compiles and caches `body`; returns its SHA, or the error reply. */
@@ -276,7 +305,10 @@ export class Scripting {
     if (this.#scripts.has(sha)) return { sha };
     const parsed = shebang(body);
     if ("error" in parsed) return parsed;
-    if (this.#scripts.size >= MAX_SCRIPTS) this.flush();
+    if (this.#scripts.size >= MAX_SCRIPTS) {
+      for (const s of this.#scripts.values()) lua.unref(this.L, s.ref);
+      this.#scripts.clear();
+    }
     const L = this.L;
     lua.pushRef(L, this.#compileRef);
     lua.pushString(L, parsed.source);
@@ -296,10 +328,13 @@ export class Scripting {
     return this.#scripts.has(sha.toLowerCase());
   }
 
-  flush(): void {
-    for (const s of this.#scripts.values()) lua.unref(this.L, s.ref);
+  /** Frees the Lua state and everything in it (SCRIPT FLUSH makes a new one, as Redis does). */
+  close(): void {
+    lua.close(this.L);
+    for (const ptr of this.#functions) lua.freeFunction(ptr);
     this.#scripts.clear();
-    lua.collectGarbage(this.L);
+    this.#idle = null;
+    this.current = null;
   }
 
   /**
@@ -309,7 +344,12 @@ export class Scripting {
   start(ctx: Ctx, sha: string, keys: string[], argv: string[], readOnly: boolean): Reply | Running {
     const script = this.#scripts.get(sha);
     if (script === undefined) return E_NOSCRIPT;
+    // One script at a time holds the Lua state (a paused one answers everyone else -BUSY).
+    if (this.current !== null) return E_BUSY;
     const flags = script.flags;
+    if (readOnly && flags.shebang && !flags.noWrites) {
+      return err("ERR Can not run script with write flag on readonly command");
+    }
     // A script that declares its flags is refused whole past maxmemory unless it may not write
     // or allows it; one without a shebang is judged command by command.
     if (flags.shebang && !flags.noWrites && !flags.allowOom && this.face.overMaxmemory()) {
@@ -338,6 +378,7 @@ export class Scripting {
       pausedByHook: false,
       mayPause: ctx.mayPause === true,
       killed: false,
+      ending: false,
     };
     lua.setCountHook(thread, this.#hookFn, HOOK_EVERY);
     this.#resp = 2;
@@ -352,8 +393,15 @@ export class Scripting {
   #hook(T: lua.State): void {
     const run = this.current;
     if (run === null) return;
-    // A coroutine the script made is never paused: that would look like its own yield.
-    if (!run.mayPause || T !== run.thread) return;
+    // A run being torn down (killed, failed, its client gone) stops whatever still runs: a
+    // __close handler of a to-be-closed variable, say.
+    if (run.ending) {
+      lua.pushString(T, "ERR Script killed");
+      lua.raise(T);
+    }
+    // A coroutine the script made is never paused (that would look like its own yield), nor code
+    // inside a C call (a sort comparator, a gsub callback), which Lua cannot suspend.
+    if (!run.mayPause || T !== run.thread || !lua.isYieldable(T)) return;
     const now = this.face.env.monotonicMs();
     if (now - run.startedMs < this.face.config.busyReplyThresholdMs) return;
     if (now - run.sliceStartMs < SLICE_MS && this.current === run) return;
@@ -379,17 +427,30 @@ export class Scripting {
         return this.#slice(run, 0);
       }, () => this.#end(run));
     }
+    try {
+      return this.#result(run, status, nres);
+    } finally {
+      this.#end(run);
+    }
+  }
+
+  /** The reply of a run that ended with `status`, its `nres` results on its stack. */
+  #result(run: Run, status: number, nres: number): Reply {
     let reply: Reply;
+    const T = run.thread;
     if (status === lua.LUA_YIELD) {
       reply = err("ERR attempt to yield across a C-call boundary");
     } else if (status !== lua.LUA_OK) {
-      reply = err(`ERR Error running script: ${lua.toString(run.thread, -1) ?? "unknown error"}`);
+      // Out of memory, or an error inside the error handler: the value is Lua's message.
+      reply = err(`ERR Error running script: ${lua.toString(T, -1) ?? "unknown error"}`);
     } else {
-      // The runner returns xpcall's results: true and the script's value, or false and {err, line}.
-      const T = run.thread;
+      // The runner returns xpcall's results: true and the script's value, or false and {err, line}
+      // (a string when the handler itself could not run, out of memory say).
       const base = lua.top(T) - nres + 1;
       if (lua.toBoolean(T, base)) {
-        reply = nres >= 2 ? toReply(T, base + 1, run.ctx.client.resp, 0) : null;
+        reply = nres >= 2 ? toReply(T, base + 1, this.#resp, 0) : null;
+      } else if (lua.type(T, base + 1) !== lua.T.TABLE) {
+        reply = err(`ERR Error running script: ${lua.toString(T, base + 1) ?? "unknown error"}`);
       } else {
         lua.rawGetField(T, base + 1, "err");
         const msg = lua.toString(T, -1) ?? "ERR unknown error";
@@ -402,18 +463,27 @@ export class Scripting {
         reply = counted(T, base + 1) ? new CountedError(text) : err(text);
       }
     }
-    this.#end(run);
     return reply;
   }
 
   /** Lets go of a run (ended, killed, or its client gone). */
   #end(run: Run): void {
-    if (this.current === run) this.current = null;
-    lua.setCountHook(run.thread, 0, 0);
+    if (run.ending) return;
+    run.ending = true;
+    run.ctx.client.db = run.callerDb;
+    // Closing runs pending __close handlers; the hook (still on) stops them.
+    this.current = run;
     lua.closeThread(run.thread);
+    lua.setCountHook(run.thread, 0, 0);
+    this.current = null;
     if (this.#idle === null) this.#idle = { thread: run.thread, ref: run.ref };
     else lua.unref(this.L, run.ref);
-    run.ctx.client.db = run.callerDb;
+    // Every so many scripts, some collection work, so garbage does not wait for the next
+    // allocation-driven step (what Redis does too).
+    if (++this.#sinceGc >= GC_EVERY) {
+      this.#sinceGc = 0;
+      lua.collectStep(this.L, this.#gcRef, GC_EVERY);
+    }
   }
 
   /** redis.call (`raises`: an error reply is raised as {err=...}) and redis.pcall (it is returned). */
@@ -422,8 +492,8 @@ export class Scripting {
     const n = lua.top(T);
     let error: string | null = null;
     let reply: Reply = null;
-    if (run === null) {
-      error = "ERR redis.call is only available inside a script";
+    if (run === null || run.ending) {
+      error = "ERR redis.call is only available inside a running script";
     } else if (n === 0) {
       error = "ERR Please specify at least one argument for this redis lib call";
     } else {
@@ -444,9 +514,17 @@ export class Scripting {
       }
     }
     lua.setTop(T, 0);
-    if (error === null && !pushReply(T, reply, this.#resp, 0)) {
-      lua.setTop(T, 0);
-      error = "ERR reached lua stack limit";
+    let pushed = false;
+    if (error === null) {
+      try {
+        pushed = pushReply(T, reply, this.#resp, 0);
+      } catch (e) {
+        this.face.env.log("error", "script reply conversion failed", { error: String(e) });
+      }
+      if (!pushed) {
+        lua.setTop(T, 0);
+        error = "ERR reached lua stack limit";
+      }
     }
     if (error === null) return 1;
     lua.newTable(T, 0, 2);
@@ -539,6 +617,7 @@ function pushReply(T: lua.State, r: Reply, resp: 2 | 3, depth: number): boolean 
     pushField(T, "err", () => lua.pushString(T, r.s));
   } else if (r instanceof MapReply) {
     if (resp === 2) return pushArray(T, r.entries, resp, depth);
+    lua.checkStack(T, 6);
     lua.newTable(T, 0, 1);
     lua.newTable(T, 0, r.entries.length / 2);
     for (let i = 0; i < r.entries.length; i += 2) {
@@ -548,6 +627,7 @@ function pushReply(T: lua.State, r: Reply, resp: 2 | 3, depth: number): boolean 
     }
     lua.setField(T, -2, "map");
   } else if (r instanceof SetReply) {
+    lua.checkStack(T, 6);
     lua.newTable(T, 0, 1);
     lua.newTable(T, 0, r.items.length);
     for (const item of r.items) {
@@ -766,7 +846,7 @@ const script: Handler = (ctx, args) => {
       if (args.length > 3 || (args.length === 3 && !["ASYNC", "SYNC"].includes(upper(args[2])))) {
         return err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
       }
-      ctx.face.scripting().flush();
+      ctx.face.flushScripts();
       return OK;
     case "KILL":
       return ctx.face.killScript();

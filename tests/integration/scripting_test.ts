@@ -247,6 +247,48 @@ describe("EVAL and EVALSHA", () => {
   });
 });
 
+describe("sandbox and edge cases", () => {
+  test("no finalizers, no changing the string metatable, loaded chunks see the script's globals", async () => {
+    const r = client();
+    expect(await errorOf(r.eval("setmetatable({}, {__gc = function() end})", 0))).toMatch(
+      /__gc metamethods are not allowed/,
+    );
+    await errorOf(r.eval("getmetatable('').__index.upper = function() return 'pwned' end", 0));
+    expect(await r.eval("return string.upper('abc')", 0)).toBe("ABC");
+    expect(await r.eval("return loadstring('return ARGV[1]')()", 0, "seen")).toBe("seen");
+    expect(await r.eval("return struct.size('!4bi')", 0)).toBe(8);
+    expect(await r.eval("return {struct.unpack('!4bi', struct.pack('!4bi', 1, 2))}", 0)).toEqual([1, 2, 9]);
+    expect(await r.eval("return bit.tobit(2.5)", 0)).toBe(2);
+  });
+
+  test("booleans follow the script's protocol (redis.setresp), not the caller's", async () => {
+    const r = client();
+    expect(await r.eval("return true", 0)).toBe(1);
+    expect(await r.eval("return false", 0)).toBeNull();
+    // RESP3 booleans sent to a RESP2 client become 1 and 0.
+    expect(await r.eval("redis.setresp(3); return false", 0)).toBe(0);
+  });
+
+  test("EVAL_RO refuses a script whose shebang does not say no-writes", async () => {
+    const r = client();
+    expect(await errorOf(r.call("EVAL_RO", "#!lua\nreturn 1", 0))).toBe(
+      "ERR Can not run script with write flag on readonly command",
+    );
+    expect(await r.call("EVAL_RO", "#!lua flags=no-writes\nreturn 1", 0)).toBe(1);
+  });
+
+  test("SCRIPT FLUSH starts a new Lua state: memory goes back down", async () => {
+    const r = client();
+    await r.eval("local t = {} for i = 1, 100000 do t[tostring(i)] = i end return 1", 0);
+    const lua = async () => Number(/used_memory_lua:(\d+)/.exec(await r.info("memory"))![1]);
+    const before = await lua();
+    await r.script("FLUSH");
+    await r.eval("return 1", 0);
+    expect(await lua()).toBeLessThan(before);
+    expect(await lua()).toBeLessThan(200_000);
+  });
+});
+
 describe("long scripts", () => {
   test("past busy-reply-threshold others get -BUSY, and SCRIPT KILL stops the script", async () => {
     const r = client(), runner = client(), other = client();
@@ -280,6 +322,30 @@ describe("long scripts", () => {
       // This GET reaches the node while the script runs; it is answered after it, whole.
       expect(await r.get("s:long")).toBe("finished");
       expect(await done).toBe(1);
+    } finally {
+      await r.config("SET", "busy-reply-threshold", "5000");
+    }
+  });
+
+  test("a loop inside a sort comparator runs on (Lua cannot pause there); a __close loop dies with the script", async () => {
+    const r = client(), runner = client();
+    await r.config("SET", "busy-reply-threshold", "30");
+    try {
+      expect(
+        await runner.eval(
+          "local t = {} for i = 1, 2000 do t[i] = i end " +
+            "table.sort(t, function(a, b) local x = 0 for j = 1, 2000 do x = x + j end return a < b end) return #t",
+          0,
+        ),
+      ).toBe(2000);
+      const looping = runner.eval(
+        "local x <close> = setmetatable({}, {__close = function() while true do end end}) while true do end",
+        0,
+      ).then(() => "returned", (e) => (e as Error).message);
+      await Bun.sleep(150);
+      expect(await r.script("KILL")).toBe("OK");
+      expect(await looping).toMatch(/Script killed by user/);
+      expect(await r.ping()).toBe("PONG");
     } finally {
       await r.config("SET", "busy-reply-threshold", "5000");
     }

@@ -667,6 +667,20 @@ function pushArray(T: lua.State, items: Reply[], resp: 2 | 3, depth: number): bo
   return true;
 }
 
+/** The keys (with `values`, keys and values) of the table on top, as replies; pops the table. */
+function entries(T: lua.State, resp: 2 | 3, depth: number, values: boolean): Reply[] {
+  const out: Reply[] = [];
+  const t = lua.top(T);
+  lua.pushNil(T);
+  while (lua.next(T, t)) {
+    out.push(toReply(T, -2, resp, depth + 1));
+    if (values) out.push(toReply(T, -1, resp, depth + 1));
+    lua.pop(T);
+  }
+  lua.pop(T);
+  return out;
+}
+
 /** True when the error table at `i` comes from a command the face already counted. */
 function counted(T: lua.State, i: number): boolean {
   lua.rawGetField(T, i, "ignore_error_stats_update");
@@ -736,29 +750,9 @@ function toReply(T: lua.State, i: number, resp: 2 | 3, depth: number): Reply {
     return s;
   }
   lua.pop(T);
-  if (field("map") === lua.T.TABLE) {
-    const entries: Reply[] = [];
-    const t = lua.top(T);
-    lua.pushNil(T);
-    while (lua.next(T, t)) {
-      entries.push(toReply(T, -2, resp, depth + 1), toReply(T, -1, resp, depth + 1));
-      lua.pop(T);
-    }
-    lua.pop(T);
-    return new MapReply(entries);
-  }
+  if (field("map") === lua.T.TABLE) return new MapReply(entries(T, resp, depth, true));
   lua.pop(T);
-  if (field("set") === lua.T.TABLE) {
-    const items: Reply[] = [];
-    const t = lua.top(T);
-    lua.pushNil(T);
-    while (lua.next(T, t)) {
-      items.push(toReply(T, -2, resp, depth + 1));
-      lua.pop(T);
-    }
-    lua.pop(T);
-    return new SetReply(items);
-  }
+  if (field("set") === lua.T.TABLE) return new SetReply(entries(T, resp, depth, false));
   lua.pop(T);
   if (field("verbatim_string") === lua.T.TABLE) {
     const v = lua.top(T);

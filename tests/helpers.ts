@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import Redis from "ioredis";
 
 export const ROOT = path.resolve(import.meta.dir, "..");
 
@@ -108,5 +109,31 @@ export async function startSwytch(
       child.kill("SIGKILL");
       await exited;
     },
+  };
+}
+
+/**
+ * One `swytch redis` process for a test file: started before its tests, stopped after them (it must
+ * exit 0) with its data dir removed. `client()` makes an ioredis client that is closed at the end.
+ */
+export function swytchForFile(args: string[] = []): { client(): Redis; port(): number } {
+  let server: Proc | undefined;
+  const clients: Redis[] = [];
+  beforeAll(async () => {
+    server = await startSwytch(args, { port: await freePort() });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    if (server === undefined) return;
+    expect(await server.stop()).toBe(0);
+    fs.rmSync(server.dataDir, { recursive: true, force: true });
+  });
+  return {
+    client() {
+      const c = new Redis({ host: "127.0.0.1", port: server!.port, maxRetriesPerRequest: 1 });
+      clients.push(c);
+      return c;
+    },
+    port: () => server!.port,
   };
 }

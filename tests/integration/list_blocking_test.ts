@@ -3,33 +3,11 @@
  * process with ioredis clients: parked clients are served by pushes from other clients, oldest first,
  * answer nil at their timeout, chain through BLMOVE, and do not block inside MULTI.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as fs from "node:fs";
-import Redis from "ioredis";
-import { type Proc, startSwytch } from "../helpers.ts";
+import { describe, expect, test } from "bun:test";
+import type Redis from "ioredis";
+import { swytchForFile } from "../helpers.ts";
 
-/** Ports of the list family's tests (21100-21199). */
-const PORT = 21150;
-
-let server: Proc;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startSwytch([], { port: PORT });
-});
-
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  const code = await server?.stop();
-  expect(code).toBe(0);
-  fs.rmSync(server.dataDir, { recursive: true, force: true });
-});
-
-function client(): Redis {
-  const c = new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 1 });
-  clients.push(c);
-  return c;
-}
+const { client } = swytchForFile();
 
 /** Waits until INFO reports `n` blocked clients (at most 3 s). */
 async function blocked(r: Redis, n: number): Promise<void> {

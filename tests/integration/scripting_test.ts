@@ -4,29 +4,20 @@
  * scripts, binary-safe arguments, and a script past the busy threshold: other clients answered
  * -BUSY, SCRIPT KILL stopping it, and a script that wrote running to its end.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as fs from "node:fs";
+import { describe, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { freePort, type Proc, startSwytch } from "../helpers.ts";
+import { swytchForFile } from "../helpers.ts";
 
-let server: Proc;
-const clients: Redis[] = [];
+const { client, port } = swytchForFile();
 
-beforeAll(async () => {
-  server = await startSwytch([], { port: await freePort() });
-});
-
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  const code = await server?.stop();
-  expect(code).toBe(0);
-  fs.rmSync(server.dataDir, { recursive: true, force: true });
-});
-
-function client(): Redis {
-  const c = new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 1 });
-  clients.push(c);
-  return c;
+/** Runs `fn` with busy-reply-threshold at `ms`, then puts the default (5000) back. */
+async function withThreshold(r: Redis, ms: number, fn: () => Promise<void>): Promise<void> {
+  await r.config("SET", "busy-reply-threshold", String(ms));
+  try {
+    await fn();
+  } finally {
+    await r.config("SET", "busy-reply-threshold", "5000");
+  }
 }
 
 /** The error text a command answers (fails the test when it succeeds). */
@@ -295,8 +286,10 @@ describe("long scripts", () => {
     expect(await r.script("KILL").catch((e) => (e as Error).message)).toBe(
       "NOTBUSY No scripts in execution right now.",
     );
-    await r.config("SET", "busy-reply-threshold", "50");
-    try {
+    // lua-time-limit is the old name of busy-reply-threshold.
+    await r.config("SET", "lua-time-limit", "4000");
+    expect(await r.config("GET", "busy-reply-threshold")).toEqual(["busy-reply-threshold", "4000"]);
+    await withThreshold(r, 50, async () => {
       const looping = runner.eval("while true do end", 0).then(() => "returned", (e) => (e as Error).message);
       await Bun.sleep(200);
       expect(await errorOf(other.ping())).toBe(
@@ -306,15 +299,12 @@ describe("long scripts", () => {
       expect(await looping).toMatch(/Script killed by user with SCRIPT KILL/);
       expect(await other.ping()).toBe("PONG");
       expect(await runner.eval("return 'again'", 0)).toBe("again");
-    } finally {
-      await r.config("SET", "lua-time-limit", "5000");
-    }
+    });
   });
 
   test("a script that wrote runs to its end: others wait for it instead of -BUSY", async () => {
     const r = client(), runner = client();
-    await r.config("SET", "busy-reply-threshold", "20");
-    try {
+    await withThreshold(r, 20, async () => {
       const script = "redis.call('set', KEYS[1], 'started'); local t = os.clock() " +
         "while os.clock() - t < 0.3 do end redis.call('set', KEYS[1], 'finished') return 1";
       const done = runner.eval(script, 1, "s:long");
@@ -322,15 +312,12 @@ describe("long scripts", () => {
       // This GET reaches the node while the script runs; it is answered after it, whole.
       expect(await r.get("s:long")).toBe("finished");
       expect(await done).toBe(1);
-    } finally {
-      await r.config("SET", "busy-reply-threshold", "5000");
-    }
+    });
   });
 
   test("a loop inside a sort comparator runs on (Lua cannot pause there); a __close loop dies with the script", async () => {
     const r = client(), runner = client();
-    await r.config("SET", "busy-reply-threshold", "30");
-    try {
+    await withThreshold(r, 30, async () => {
       expect(
         await runner.eval(
           "local t = {} for i = 1, 2000 do t[i] = i end " +
@@ -346,16 +333,13 @@ describe("long scripts", () => {
       expect(await r.script("KILL")).toBe("OK");
       expect(await looping).toMatch(/Script killed by user/);
       expect(await r.ping()).toBe("PONG");
-    } finally {
-      await r.config("SET", "busy-reply-threshold", "5000");
-    }
+    });
   });
 
   test("a client that leaves during a paused script frees the node", async () => {
     const r = client();
-    const runner = new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 0 });
-    await r.config("SET", "busy-reply-threshold", "20");
-    try {
+    const runner = new Redis({ host: "127.0.0.1", port: port(), maxRetriesPerRequest: 0 });
+    await withThreshold(r, 20, async () => {
       runner.eval("while true do end", 0).catch(() => {});
       await Bun.sleep(100);
       expect(await errorOf(r.get("x"))).toMatch(/^BUSY/);
@@ -366,8 +350,6 @@ describe("long scripts", () => {
         await Bun.sleep(20);
       }
       expect(pong).toBe("PONG");
-    } finally {
-      await r.config("SET", "busy-reply-threshold", "5000");
-    }
+    });
   });
 });

@@ -57,7 +57,9 @@ export function sha1hex(s: string): string {
  * the compiler and the runner.
  */
 const PRELUDE = `
-local host_call, host_pcall, host_log, host_setresp, host_sha1 = ...
+local host_call, host_pcall, host_log, host_setresp, host_sha1, seed = ...
+-- math.random draws from the node's source of randomness (the simulator's, under test).
+math.randomseed(seed)
 local G = _G
 local error, type, tostring, select, getinfo = error, type, tostring, select, debug.getinfo
 local gsub = string.gsub
@@ -280,7 +282,8 @@ export class Scripting {
     const e = lua.load(L, PRELUDE, "=prelude");
     if (e !== null) throw new Error(`Lua prelude: ${e}`);
     for (const name of HOST_FUNCTIONS) lua.getGlobal(L, name);
-    const failed = lua.pcall(L, HOST_FUNCTIONS.length, 2);
+    lua.pushInteger(L, Math.floor(face.env.random() * 2 ** 52));
+    const failed = lua.pcall(L, HOST_FUNCTIONS.length + 1, 2);
     if (failed !== null) throw new Error(`Lua prelude: ${failed}`);
     this.#runRef = lua.ref(L);
     this.#compileRef = lua.ref(L);

@@ -179,18 +179,16 @@ export function parseFloatArg(s: string): number | null {
   return Number.isNaN(n) ? null : n;
 }
 
-const E_INVALID_CURSOR = err("ERR invalid cursor");
-
 /**
  * A SCAN-family cursor as Redis accepts it: an unsigned decimal up to 2^64-1 (optional "+", leading
  * zeros); one beyond the safe integers reads as the largest safe one (past every real position).
  */
 export function scanCursor(s: string): number {
   const m = /^\+?([0-9]+)$/.exec(s);
-  if (m === null) fail(E_INVALID_CURSOR);
+  if (m === null) fail(E.cursor);
   const digits = m[1];
   if (digits.length > 15) {
-    if (BigInt(digits) > 2n ** 64n - 1n) fail(E_INVALID_CURSOR);
+    if (BigInt(digits) > 2n ** 64n - 1n) fail(E.cursor);
     return Number.MAX_SAFE_INTEGER;
   }
   return Number(digits);
@@ -210,4 +208,41 @@ export function formatDouble(n: number): string {
   if (n === -Infinity) return "-inf";
   if (Object.is(n, -0)) return "-0";
   return String(n);
+}
+
+/** A random integer in [0, n), from the engine's environment. */
+export function randomIndex(ctx: Ctx, n: number): number {
+  return Math.min(n - 1, Math.floor(ctx.engine.env.random() * n));
+}
+
+/** `count` distinct random indexes of [0, n) (0 < count < n), in random order. */
+export function sampleIndexes(ctx: Ctx, n: number, count: number): number[] {
+  if (count * 3 > n) {
+    // Many of them: a partial Fisher-Yates shuffle.
+    const a = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < count; i++) {
+      const j = i + randomIndex(ctx, n - i);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    a.length = count;
+    return a;
+  }
+  // Few of them: draw until enough distinct ones came up.
+  const seen = new Set<number>();
+  while (seen.size < count) seen.add(randomIndex(ctx, n));
+  return [...seen];
+}
+
+/** SINTERCARD's and ZINTERCARD's `[LIMIT limit]` from `args[from]` on: 0 = no limit. */
+export function cardLimit(args: string[], from: number): number {
+  let limit = 0;
+  for (let j = from; j < args.length; j++) {
+    if (upper(args[j]) !== "LIMIT" || j + 1 >= args.length) fail(E.syntax);
+    const l = parseInt64(args[++j]);
+    if (l === null || l < 0) fail(E.limitNegative);
+    limit = typeof l === "bigint" ? Number.MAX_SAFE_INTEGER : l;
+  }
+  return limit;
 }

@@ -93,6 +93,14 @@ export const E = {
   dbIndex: err("ERR DB index is out of range"),
   noAuth: err("NOAUTH Authentication required."),
   execAbort: err("EXECABORT Transaction discarded because of previous errors."),
+  positive: err("ERR value is out of range, must be positive"),
+  longRange: err(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+  ),
+  numkeys: err("ERR numkeys should be greater than 0"),
+  countPositive: err("ERR count should be greater than 0"),
+  limitNegative: err("ERR LIMIT can't be negative"),
+  cursor: err("ERR invalid cursor"),
   invalidExpire: (cmd: string) => err(`ERR invalid expire time in '${cmd}' command`),
   arity: (cmd: string) => err(`ERR wrong number of arguments for '${cmd}' command`),
 } as const;

@@ -71,7 +71,7 @@ const waitaof: Handler = (ctx, args) => {
   const want = parseInt64(args[2]);
   if (local === null || want === null) fail(E.notInt);
   const timeoutMs = msArg(args[3]);
-  if (local < 0 || want < 0) fail(err("ERR value is out of range, must be positive"));
+  if (local < 0 || want < 0) fail(E.positive);
   if (local > 0 && !ctx.face.config.appendonly) fail(E_AOF_OFF);
   const value = (): Reply => [localDurable(ctx) ? 1 : 0, acked(ctx)];
   const ready = () => (local === 0 || localDurable(ctx)) && acked(ctx) >= want;

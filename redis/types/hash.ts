@@ -62,6 +62,8 @@ import {
   isInt64,
   normInt,
   parseInt64,
+  randomIndex,
+  sampleIndexes,
   scanCursor,
   upper,
   write,
@@ -565,9 +567,6 @@ const E_ONE_COND = err("ERR Only one of FXX or FNX arguments can be specified");
 const E_ONE_SETEX_TTL = err("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
 const E_ONE_GETEX_TTL = err("ERR Only one of EX, PX, EXAT, PXAT or PERSIST arguments can be specified");
 const E_MISSING_TIME = err("ERR missing expire time");
-const E_RANGE = err(
-  "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-);
 const E_VALUES_RANGE = err("ERR value is out of range");
 
 /** The largest field deadline Redis accepts (its expiry index keeps 46 bits of ms): 2^46 - 1. */
@@ -812,31 +811,6 @@ function liveEntries(h: HashState, now: number): readonly [string, HashEntry][] 
   return h.anyExpired(now) ? all.filter(([, e]) => !gone(e.d, now)) : all;
 }
 
-/** A random integer in [0, n), from the engine's environment. */
-function randomIndex(ctx: Ctx, n: number): number {
-  return Math.min(n - 1, Math.floor(ctx.engine.env.random() * n));
-}
-
-/** `count` distinct random indexes of [0, n) (0 < count < n), in random order. */
-function sampleIndexes(ctx: Ctx, n: number, count: number): number[] {
-  if (count * 3 > n) {
-    // Many of them: a partial Fisher-Yates shuffle.
-    const a = Array.from({ length: n }, (_, i) => i);
-    for (let i = 0; i < count; i++) {
-      const j = i + randomIndex(ctx, n - i);
-      const t = a[i];
-      a[i] = a[j];
-      a[j] = t;
-    }
-    a.length = count;
-    return a;
-  }
-  // Few of them: draw until enough distinct ones came up.
-  const seen = new Set<number>();
-  while (seen.size < count) seen.add(randomIndex(ctx, n));
-  return [...seen];
-}
-
 /**
  * HRANDFIELD key [count [WITHVALUES]]. Without a count: one field or nil. A positive count gives
  * distinct fields (the whole hash when it is that small), a negative one |count| draws with
@@ -852,7 +826,7 @@ function hrandfield(ctx: Ctx, args: string[]): Reply {
   }
   const n = parseInt64(args[2]);
   if (n === null) fail(E.notInt);
-  if (n === -(2n ** 63n)) fail(E_RANGE);
+  if (n === -(2n ** 63n)) fail(E.longRange);
   if (args.length > 4 || (args.length === 4 && upper(args[3]) !== "WITHVALUES")) fail(E.syntax);
   const withValues = args.length === 4;
   if (withValues && (n < -HALF_LONG_MAX || n > HALF_LONG_MAX)) fail(E_VALUES_RANGE);

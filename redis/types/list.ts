@@ -697,18 +697,12 @@ export const listType: Reducer<ListState> & { encoding(state: ListState, limits:
 // ---------------------------------------------------------------- commands
 // Handlers get the whole command line (args[0] is the command name); the dispatcher checked arity.
 
-const OUT_OF_RANGE_POSITIVE = err("ERR value is out of range, must be positive");
 const E_INDEX_RANGE = err("ERR index out of range");
 const E_RANK_ZERO = err(
   "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
 );
-const E_RANK_RANGE = err(
-  "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-);
 const E_COUNT_NEGATIVE = err("ERR COUNT can't be negative");
 const E_MAXLEN_NEGATIVE = err("ERR MAXLEN can't be negative");
-const E_NUMKEYS = err("ERR numkeys should be greater than 0");
-const E_COUNT_POSITIVE = err("ERR count should be greater than 0");
 
 type Side = "L" | "R";
 
@@ -801,7 +795,7 @@ function pop(side: Side): Handler {
     let count = 1;
     if (hasCount) {
       const n = parseInt64(args[2]);
-      if (n === null || n < 0) fail(OUT_OF_RANGE_POSITIVE);
+      if (n === null || n < 0) fail(E.positive);
       count = typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
     }
     const key = args[1];
@@ -932,7 +926,7 @@ function lpos(ctx: Ctx, args: string[]): Reply {
     if (opt === "RANK") {
       const n = parseInt64(args[j + 1]);
       if (n === null) fail(E.notInt);
-      if (n === -(2n ** 63n)) fail(E_RANK_RANGE);
+      if (n === -(2n ** 63n)) fail(E.longRange);
       if (n === 0) fail(E_RANK_ZERO);
       rank = typeof n === "bigint" ? (n < 0n ? -Infinity : Infinity) : n;
     } else if (opt === "COUNT") {
@@ -1040,7 +1034,7 @@ interface MpopArgs {
 /** Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at `args[at]`. */
 function mpopArgs(args: readonly string[], at: number): MpopArgs {
   const n = parseInt64(args[at]);
-  if (n === null || n <= 0) fail(E_NUMKEYS);
+  if (n === null || n <= 0) fail(E.numkeys);
   const whereAt = at + 1 + Number(n);
   if (whereAt >= args.length) fail(E.syntax);
   const side = sideArg(args[whereAt]);
@@ -1048,7 +1042,7 @@ function mpopArgs(args: readonly string[], at: number): MpopArgs {
   for (let j = whereAt + 1; j < args.length; j++) {
     if (count === -1 && upper(args[j]) === "COUNT" && j + 1 < args.length) {
       const c = parseInt64(args[++j]);
-      if (c === null || c <= 0) fail(E_COUNT_POSITIVE);
+      if (c === null || c <= 0) fail(E.countPositive);
       count = typeof c === "bigint" ? Number.MAX_SAFE_INTEGER : c;
     } else {
       fail(E.syntax);

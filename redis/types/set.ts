@@ -42,12 +42,15 @@ import type { EncodingLimits } from "../encodings.ts";
 import type { Op } from "../../core/effect.ts";
 import type { Applied, Reducer } from "../../core/reducer.ts";
 import {
+  cardLimit,
   type Ctx,
   fail,
   getKey,
   getTyped,
   type Handler,
   parseInt64,
+  randomIndex,
+  sampleIndexes,
   scanCursor,
   upper,
   write,
@@ -301,13 +304,7 @@ export const setType: Reducer<SetState> & { encoding(state: SetState, limits: En
 // ---------------------------------------------------------------- commands
 // Handlers get the whole command line (args[0] is the command name); the dispatcher checked arity.
 
-const E_POSITIVE = err("ERR value is out of range, must be positive");
-const E_RANGE = err(
-  "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-);
-const E_NUMKEYS = err("ERR numkeys should be greater than 0");
 const E_NUMKEYS_ARGS = err("ERR Number of keys can't be greater than number of args");
-const E_LIMIT = err("ERR LIMIT can't be negative");
 
 /**
  * Most members SRANDMEMBER with a negative count answers. Redis streams such a reply without
@@ -326,36 +323,9 @@ function setForWrite(ctx: Ctx, key: string): SetState | undefined {
   return ks.value as SetState;
 }
 
-/** A random integer in [0, n), from the engine's environment. */
-function randomIndex(ctx: Ctx, n: number): number {
-  return Math.min(n - 1, Math.floor(ctx.engine.env.random() * n));
-}
-
 /** `count` distinct random members of `s` (0 < count < s.size), in random order. */
 function sample(ctx: Ctx, s: SetState, count: number): string[] {
-  const n = s.size;
-  if (count * 3 > n) {
-    // Many of the members: a partial Fisher-Yates shuffle of a copy.
-    const a = s.members();
-    for (let i = 0; i < count; i++) {
-      const j = i + randomIndex(ctx, n - i);
-      const t = a[i];
-      a[i] = a[j];
-      a[j] = t;
-    }
-    a.length = count;
-    return a;
-  }
-  // Few of them: draw positions until enough distinct ones came up.
-  const seen = new Set<number>();
-  const out: string[] = [];
-  while (out.length < count) {
-    const i = randomIndex(ctx, n);
-    if (seen.has(i)) continue;
-    seen.add(i);
-    out.push(s.at(i)!);
-  }
-  return out;
+  return sampleIndexes(ctx, s.size, count).map((i) => s.at(i)!);
 }
 
 function sadd(ctx: Ctx, args: string[]): Reply {
@@ -408,7 +378,7 @@ function srandmember(ctx: Ctx, args: string[]): Reply {
   }
   const n = parseInt64(args[2]);
   if (n === null) fail(E.notInt);
-  if (n === -(2n ** 63n)) fail(E_RANGE);
+  if (n === -(2n ** 63n)) fail(E.longRange);
   // A negative count: that many members, each drawn from the whole set (repeats allowed).
   const repeats = n < 0;
   if (repeats && n < -SRANDMEMBER_MAX_REPEATS) fail(E_REPEATS);
@@ -436,7 +406,7 @@ function spop(ctx: Ctx, args: string[]): Reply {
     return m;
   }
   const n = parseInt64(args[2]);
-  if (n === null || n < 0) fail(E_POSITIVE);
+  if (n === null || n < 0) fail(E.positive);
   const count = typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
   const s = setForWrite(ctx, key);
   // A set in RESP3, an array in RESP2.
@@ -537,19 +507,10 @@ function store(f: SetOp): Handler {
 
 function sintercard(ctx: Ctx, args: string[]): Reply {
   const nk = parseInt64(args[1]);
-  if (nk === null || nk < 1) fail(E_NUMKEYS);
+  if (nk === null || nk < 1) fail(E.numkeys);
   if (nk > args.length - 2) fail(E_NUMKEYS_ARGS);
   const numkeys = Number(nk);
-  let limit = 0;
-  for (let j = 2 + numkeys; j < args.length; j++) {
-    if (upper(args[j]) === "LIMIT" && j + 1 < args.length) {
-      const l = parseInt64(args[++j]);
-      if (l === null || l < 0) fail(E_LIMIT);
-      limit = typeof l === "bigint" ? Number.MAX_SAFE_INTEGER : l;
-    } else {
-      fail(E.syntax);
-    }
-  }
+  const limit = cardLimit(args, 2 + numkeys);
   return inter(readSets(ctx, args.slice(2, 2 + numkeys)), limit).length;
 }
 

@@ -40,6 +40,7 @@ import type { EncodingLimits } from "../encodings.ts";
 import { globMatch } from "../command_table.ts";
 import {
   Block,
+  cardLimit,
   type Ctx,
   fail,
   getKey,
@@ -48,6 +49,7 @@ import {
   intArg,
   parseFloatArg,
   parseInt64,
+  randomIndex,
   timeoutArg,
   upper,
   write,
@@ -478,16 +480,8 @@ const E_INCR_PAIR = err("ERR INCR option supports a single increment-element pai
 const E_NAN = err("ERR resulting score is not a number (NaN)");
 const E_MINMAX = err("ERR min or max is not a float");
 const E_LEX = err("ERR min or max not valid string range item");
-const E_POSITIVE = err("ERR value is out of range, must be positive");
-const E_NUMKEYS = err("ERR numkeys should be greater than 0");
-const E_COUNT = err("ERR count should be greater than 0");
-const E_LIMIT = err("ERR LIMIT can't be negative");
 const E_WEIGHT = err("ERR weight value is not a float");
-const E_CURSOR = err("ERR invalid cursor");
 const E_RANGE = err("ERR value is out of range");
-const E_LONG_RANGE = err(
-  "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-);
 const E_LIMIT_RANK = err(
   "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
 );
@@ -603,11 +597,6 @@ export function storeResult(
   for (const [m, s] of items) op.push(m, s);
   write(ctx, dst, op);
   return items.length;
-}
-
-/** A random integer in [0, n), from the engine's environment. */
-function randomIndex(ctx: Ctx, n: number): number {
-  return Math.min(n - 1, Math.floor(ctx.engine.env.random() * n));
 }
 
 // ---------------------------------------------------------------- ZADD, ZINCRBY, ZREM, reads
@@ -885,7 +874,7 @@ function zpop(max: boolean): Handler {
     let count = 1;
     if (args.length === 3) {
       const n = parseInt64(args[2]);
-      if (n === null || n < 0) fail(E_POSITIVE);
+      if (n === null || n < 0) fail(E.positive);
       count = typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
     }
     const z = zsetForWrite(ctx, args[1]);
@@ -899,7 +888,7 @@ function zpop(max: boolean): Handler {
 /** ZMPOP/BZMPOP's arguments from index `i` (numkeys): keys, MIN/MAX, COUNT. */
 function parseMpop(args: readonly string[], i: number): [string[], boolean, number] {
   const nk = parseInt64(args[i]);
-  if (nk === null || nk < 1) fail(E_NUMKEYS);
+  if (nk === null || nk < 1) fail(E.numkeys);
   if (nk > args.length - i - 2) fail(E.syntax);
   const keys = args.slice(i + 1, i + 1 + Number(nk));
   let j = i + 1 + keys.length;
@@ -909,7 +898,7 @@ function parseMpop(args: readonly string[], i: number): [string[], boolean, numb
   for (; j < args.length; j++) {
     if (upper(args[j]) === "COUNT" && j + 1 < args.length && count < 0) {
       const c = parseInt64(args[++j]);
-      if (c === null || c < 1) fail(E_COUNT);
+      if (c === null || c < 1) fail(E.countPositive);
       count = typeof c === "bigint" ? Number.MAX_SAFE_INTEGER : c;
     } else {
       fail(E.syntax);
@@ -1083,16 +1072,7 @@ function zintercard(ctx: Ctx, args: string[]): Reply {
   const numkeys = longArg(args[1]);
   if (numkeys < 1) fail(err("ERR at least 1 input key is needed for 'zintercard' command"));
   if (numkeys > args.length - 2) fail(E.syntax);
-  let limit = 0;
-  for (let j = 2 + numkeys; j < args.length; j++) {
-    if (upper(args[j]) === "LIMIT" && j + 1 < args.length) {
-      const l = parseInt64(args[++j]);
-      if (l === null || l < 0) fail(E_LIMIT);
-      limit = typeof l === "bigint" ? Number.MAX_SAFE_INTEGER : l;
-    } else {
-      fail(E.syntax);
-    }
-  }
+  const limit = cardLimit(args, 2 + numkeys);
   const srcs = readSources(ctx, args.slice(2, 2 + numkeys));
   const order = srcs.slice().sort((a, b) => a.size - b.size);
   let n = 0;
@@ -1119,7 +1099,7 @@ function zrandmember(ctx: Ctx, args: string[]): Reply {
   const ws = args.length === 4;
   const n = parseInt64(args[2]);
   if (n === null) fail(E.notInt);
-  if (n === -(2n ** 63n)) fail(E_LONG_RANGE);
+  if (n === -(2n ** 63n)) fail(E.longRange);
   const half = 4611686018427387903n;
   if (ws && (BigInt(n) < -half || BigInt(n) > half)) fail(E_RANGE);
   const repeats = n < 0;
@@ -1174,7 +1154,7 @@ function scoreOfCursor(c: bigint): number {
 }
 
 function zscan(ctx: Ctx, args: string[]): Reply {
-  if (!/^(0|[1-9][0-9]{0,19})$/.test(args[2]) || BigInt(args[2]) > 0xffffffffffffffffn) fail(E_CURSOR);
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(args[2]) || BigInt(args[2]) > 0xffffffffffffffffn) fail(E.cursor);
   const cursor = BigInt(args[2]);
   let count = 10, pattern: string | null = null, noScores = false;
   for (let j = 3; j < args.length; j++) {

@@ -137,3 +137,30 @@ export function swytchForFile(args: string[] = []): { client(): Redis; port(): n
     port: () => server!.port,
   };
 }
+
+/** Polls `fn` every 50 ms until `ok` holds of its value (errors count as not yet); fails after `ms`. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // not yet
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${what}: not reached in ${ms} ms (last: ${JSON.stringify(last)})`);
+}
+
+/** INFO cluster of a node, as fields. */
+export async function clusterInfo(c: Redis): Promise<Record<string, string>> {
+  const t = await c.info("cluster");
+  return Object.fromEntries(t.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2)));
+}

@@ -1577,17 +1577,10 @@ function xreadgroup(ctx: Ctx, args: string[]): Reply | Block {
     const s = streamForWrite(ctx, r.keys[k]);
     const g = groupOf(s, r.keys[k], group, " in XREADGROUP with GROUP option");
     const id = r.ids[k];
-    if (id === "$") {
+    if (id === "$" || id === "+") {
       fail(
         err(
-          "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
-        ),
-      );
-    }
-    if (id === "+") {
-      fail(
-        err(
-          "ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.",
+          `ERR The ${id} ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The ${id} ID would just return an empty result set.`,
         ),
       );
     }

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { freePort, type Proc, startSwytch, tmpDir } from "../helpers.ts";
+import { clusterInfo, freePort, type Proc, startSwytch, tmpDir, until } from "../helpers.ts";
 
 const PASS = "integration-test-passphrase";
 const procs: Proc[] = [];
@@ -20,7 +20,7 @@ async function node(
   opts: { join?: number[]; pass?: string; dataDir?: string; port?: number; extra?: string[] } = {},
 ) {
   const port = opts.port ?? await freePort();
-  const clusterPort = await freePortPlus(port);
+  const clusterPort = await freePort();
   const args = [
     "--cluster-passphrase",
     opts.pass ?? PASS,
@@ -45,34 +45,6 @@ async function node(
   return { proc: p, client: c, port, clusterPort };
 }
 
-/** A cluster port: the Redis port + 1000 when free, else any free one. */
-async function freePortPlus(_port: number): Promise<number> {
-  return await freePort();
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // not yet
-    }
-    await Bun.sleep(50);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms (last: ${JSON.stringify(last)})`);
-}
-
-function info(c: Redis): Promise<Record<string, string>> {
-  return c.info("cluster").then((t) =>
-    Object.fromEntries(
-      t.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2) as [string, string]),
-    )
-  );
-}
-
 describe("a three-node cluster", () => {
   test(
     "joins, replicates, catches up, takes a late joiner, refuses a stranger, removes the dead",
@@ -81,8 +53,8 @@ describe("a three-node cluster", () => {
       const b = await node({ join: [a.clusterPort] });
       const c = await node({ join: [a.clusterPort] });
       for (const n of [a, b, c]) {
-        await until("three members", () => info(n.client), (i) => i.swytch_members === "3", 20_000);
-        await until("writable", () => info(n.client), (i) => i.swytch_writable === "1", 20_000);
+        await until("three members", () => clusterInfo(n.client), (i) => i.swytch_members === "3", 20_000);
+        await until("writable", () => clusterInfo(n.client), (i) => i.swytch_writable === "1", 20_000);
       }
       const members = await a.client.hgetall("__swytch:members");
       expect(Object.keys(members).length).toBe(3);
@@ -144,7 +116,7 @@ describe("a three-node cluster", () => {
       for (let i = 0; i < 200; i++) await a.client.set(`while-down:${i}`, String(i));
       await b.client.rpush("list", "x", "y", "z");
       const c2 = await node({ port: c.port, dataDir: c.proc.dataDir, join: [a.clusterPort] });
-      await until("c writable", () => info(c2.client), (i) => i.swytch_writable === "1", 20_000);
+      await until("c writable", () => clusterInfo(c2.client), (i) => i.swytch_writable === "1", 20_000);
       await until("c caught up", () => c2.client.get("while-down:199"), (v) => v === "199", 15_000);
       await until(
         "c has b's list",
@@ -165,13 +137,13 @@ describe("a three-node cluster", () => {
       const evil = await node({ join: [a.clusterPort], pass: "not-the-passphrase" });
       await Bun.sleep(1500);
       expect(await evil.client.dbsize()).toBe(0);
-      expect((await info(a.client)).swytch_members).toBe("4");
+      expect((await clusterInfo(a.client)).swytch_members).toBe("4");
       expect(a.proc.stderr()).toContain("TLS authentication failed");
 
       // A node dead past --member-timeout is removed by the majority.
       await d.proc.kill9();
       for (const n of [a, b, c2]) {
-        await until("d removed", () => info(n.client), (i) => i.swytch_members === "3", 20_000);
+        await until("d removed", () => clusterInfo(n.client), (i) => i.swytch_members === "3", 20_000);
       }
       const after = await b.client.hgetall("__swytch:members");
       expect(Object.values(after).filter((v) => v === "removed").length).toBe(1);
@@ -193,7 +165,7 @@ describe("a member that cannot be reached", () => {
       for (const n of [a, b]) {
         await until(
           "two writable members",
-          () => info(n.client),
+          () => clusterInfo(n.client),
           (i) => i.swytch_members === "2" && i.swytch_writable === "1",
           20_000,
         );

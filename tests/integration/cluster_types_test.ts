@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { freePort, type Proc, startSwytch } from "../helpers.ts";
+import { clusterInfo, freePort, type Proc, startSwytch, until } from "../helpers.ts";
 
 const PASS = "types-test-passphrase";
 const procs: Proc[] = [];
@@ -40,26 +40,6 @@ function conn(port: number): Redis {
   const c = new Redis({ port, maxRetriesPerRequest: 0, retryStrategy: () => null });
   clients.push(c);
   return c;
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // not yet
-    }
-    await Bun.sleep(50);
-  }
-  throw new Error(`${what}: not reached in ${ms} ms (last: ${JSON.stringify(last)})`);
-}
-
-async function clusterInfo(c: Redis): Promise<Record<string, string>> {
-  const t = await c.info("cluster");
-  return Object.fromEntries(t.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2)));
 }
 
 beforeAll(async () => {

@@ -79,6 +79,31 @@ const opArbTtl: fc.Arbitrary<Op> = fc.oneof(
   ]),
 );
 
+/**
+ * Applies `ops` in order (op i at time i + 1), checking that the deltas add up to size() and each
+ * state with `check`, then undoes them in reverse: every state comes back exactly, down to none.
+ */
+function applyThenUndo(ops: Op[], check: (s: HashState, i: number) => void): void {
+  let s: HashState | undefined;
+  let bytes = 0;
+  const trail: { before: string; undo: unknown; after: string }[] = [];
+  ops.forEach((op, i) => {
+    const before = snap(s);
+    const r = hashType.apply(s, op, actx(i + 1, i % 3));
+    bytes += r.delta;
+    s = r.state;
+    expect(bytes).toBe(s === undefined ? 0 : hashType.size(s));
+    if (s !== undefined) check(s, i);
+    trail.push({ before, undo: r.undo, after: snap(s) });
+  });
+  for (let i = trail.length - 1; i >= 0; i--) {
+    expect(snap(s)).toBe(trail[i].after);
+    s = hashType.undo(s, trail[i].undo);
+    expect(snap(s)).toBe(trail[i].before);
+  }
+  expect(s).toBeUndefined();
+}
+
 describe("hash reducer", () => {
   test("hset, hdel, order, delta, delete on last removal, events", () => {
     const a = hashType.apply(undefined, ["hset", "f1", "v1", "f2", "v2", "f1", "v3"], actx(1));
@@ -154,29 +179,12 @@ describe("hash reducer", () => {
   test("property: apply then undo in reverse restores every state exactly; deltas match size()", () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
-        let s: HashState | undefined;
-        let bytes = 0;
-        const trail: { before: string; undo: unknown; after: string }[] = [];
-        ops.forEach((op, i) => {
-          const before = snap(s);
-          const r = hashType.apply(s, op, actx(i + 1, i % 3));
-          bytes += r.delta;
-          s = r.state;
-          expect(bytes).toBe(s === undefined ? 0 : hashType.size(s));
-          if (s !== undefined) {
-            expect(s.size).toBeGreaterThan(0);
-            expect(s.bytes).toBe(bytesOf(s.flat()));
-            const copy = hashType.decode(structuredClone(hashType.encode(s)));
-            expect(snap(copy)).toBe(snap(s));
-          }
-          trail.push({ before, undo: r.undo, after: snap(s) });
+        applyThenUndo(ops, (s) => {
+          expect(s.size).toBeGreaterThan(0);
+          expect(s.bytes).toBe(bytesOf(s.flat()));
+          const copy = hashType.decode(structuredClone(hashType.encode(s)));
+          expect(snap(copy)).toBe(snap(s));
         });
-        for (let i = trail.length - 1; i >= 0; i--) {
-          expect(snap(s)).toBe(trail[i].after);
-          s = hashType.undo(s, trail[i].undo);
-          expect(snap(s)).toBe(trail[i].before);
-        }
-        expect(s).toBeUndefined();
       }),
       { numRuns: 500 },
     );
@@ -268,37 +276,20 @@ describe("hash reducer", () => {
   test("property: with deadlines, undo restores exactly and a state folds like its encoded copy", () => {
     fc.assert(
       fc.property(fc.array(opArbTtl, { maxLength: 60 }), (ops) => {
-        let s: HashState | undefined;
-        let bytes = 0;
-        const trail: { before: string; undo: unknown; after: string }[] = [];
-        ops.forEach((op, i) => {
-          const before = snap(s);
-          const r = hashType.apply(s, op, actx(i + 1, i % 3));
-          bytes += r.delta;
-          s = r.state;
-          expect(bytes).toBe(s === undefined ? 0 : hashType.size(s));
-          if (s !== undefined) {
-            // Nothing expired at the op's own time survives it.
-            expect(s.liveSize(i + 1)).toBe(s.size);
-            expect(s.bytes).toBe(bytesOf(s.flat()));
-            const copy = hashType.decode(structuredClone(hashType.encode(s)));
-            expect(hashType.canonical(copy)).toBe(hashType.canonical(s));
-            // The copy folds the next op the same way.
-            const next = ops[i + 1];
-            if (next !== undefined) {
-              const a = hashType.apply(copy, next, actx(i + 2));
-              const b = hashType.apply(hashType.decode(hashType.encode(s)), next, actx(i + 2));
-              expect(snap(a.state)).toBe(snap(b.state));
-            }
+        applyThenUndo(ops, (s, i) => {
+          // Nothing expired at the op's own time survives it.
+          expect(s.liveSize(i + 1)).toBe(s.size);
+          expect(s.bytes).toBe(bytesOf(s.flat()));
+          const copy = hashType.decode(structuredClone(hashType.encode(s)));
+          expect(hashType.canonical(copy)).toBe(hashType.canonical(s));
+          // The copy folds the next op the same way.
+          const next = ops[i + 1];
+          if (next !== undefined) {
+            const a = hashType.apply(copy, next, actx(i + 2));
+            const b = hashType.apply(hashType.decode(hashType.encode(s)), next, actx(i + 2));
+            expect(snap(a.state)).toBe(snap(b.state));
           }
-          trail.push({ before, undo: r.undo, after: snap(s) });
         });
-        for (let i = trail.length - 1; i >= 0; i--) {
-          expect(snap(s)).toBe(trail[i].after);
-          s = hashType.undo(s, trail[i].undo);
-          expect(snap(s)).toBe(trail[i].before);
-        }
-        expect(s).toBeUndefined();
       }),
       { numRuns: 500 },
     );

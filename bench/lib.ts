@@ -1,4 +1,4 @@
-/** Helpers the cluster benchmarks share: ports, waiting, progress lines, INFO and BENCHMARKS.md sections. */
+/** Helpers the benchmarks share: ports, waiting, progress lines, INFO, redis-server's command line and BENCHMARKS.md sections. */
 import { readFileSync, writeFileSync } from "node:fs";
 import type Redis from "ioredis";
 
@@ -48,4 +48,25 @@ export function writeSection(file: string, header: string, section: string): voi
     text = text.slice(0, at) + section + (next >= 0 ? "\n" + text.slice(next + 1) : "");
   } else text = text.trimEnd() + "\n\n" + section;
   writeFileSync(file, text);
+}
+
+/** A redis-server on 127.0.0.1:`port` keeping its files in `dir`, with the durability the benchmarks
+ * compare at: an append-only log fsynced every second, no snapshots. */
+export function redisServerCmd(port: number, dir: string, ...extra: string[]): string[] {
+  return [
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--save",
+    "",
+    "--dir",
+    dir,
+    ...extra,
+  ];
 }

@@ -25,6 +25,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
+import { freePort, redisServerCmd, sleep } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SWYTCH_BIN = join(ROOT, "dist", "swytch");
@@ -111,15 +112,6 @@ interface Server {
 }
 const live = new Set<Server>();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
-
 function shellQuote(a: string): string {
   return /^[A-Za-z0-9_\-./:=,@]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
@@ -161,23 +153,7 @@ async function startServer(kind: Kind, label: string): Promise<Server> {
   const sock = join(dir, `${kind}.sock`);
   const cmd = kind === "swytch"
     ? [SWYTCH_BIN, "redis", "--port", String(port), "--data-dir", join(dir, "data"), "--unixsocket", sock]
-    : [
-      "redis-server",
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "everysec",
-      "--save",
-      "",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--unixsocket",
-      sock,
-      "--dir",
-      dir,
-    ];
+    : redisServerCmd(port, dir, "--unixsocket", sock);
   const logFile = join(dir, "server.log");
   const logFd = openSync(logFile, "a");
   const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: logFd, stderr: logFd });

@@ -18,7 +18,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
-import { freePort, logger, sleep, writeSection } from "./lib.ts";
+import { freePort, logger, redisServerCmd, sleep, writeSection } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "dist", "swytch");
@@ -67,21 +67,7 @@ async function start(kind: Kind): Promise<{ port: number; proc: Subprocess }> {
   const port = freePort();
   const cmd = kind === "swytch"
     ? [BIN, "redis", "--port", String(port), "--data-dir", join(dir, "data"), "--appendfsync", "everysec"]
-    : [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "everysec",
-      "--save",
-      "",
-      "--dir",
-      dir,
-    ];
+    : redisServerCmd(port, dir);
   const fd = openSync(join(dir, "server.log"), "a");
   const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: fd, stderr: fd });
   closeSync(fd);

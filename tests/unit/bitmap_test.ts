@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { faceNode } from "./fake_env.ts";
+import { faceNode, stringApplyUndo } from "./fake_env.ts";
 import fc from "fast-check";
 import type { Op } from "../../core/effect.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
 import { exclusiveReason } from "../../redis/exclusive.ts";
-import { stringType, type StrState, sv } from "../../redis/types/string.ts";
+import { stringType, sv } from "../../redis/types/string.ts";
 
 // ------------------------------------------------------------------ fixtures
 
@@ -316,18 +316,7 @@ describe("BITFIELD", () => {
     );
     fc.assert(
       fc.property(fc.option(bytes, { nil: undefined }), fc.array(opArb, { maxLength: 8 }), (s0, ops) => {
-        let s: StrState | undefined = s0;
-        const history: [StrState | undefined, unknown][] = [];
-        for (const op of ops) {
-          const r = stringType.apply(s, op, ACTX);
-          expect(r.delta).toBe((sv(r.state)?.length ?? 0) - (sv(s)?.length ?? 0));
-          history.push([s, r.undo]);
-          s = r.state;
-        }
-        for (let i = history.length - 1; i >= 0; i--) {
-          s = stringType.undo(s, history[i][1]);
-          expect(s).toBe(history[i][0]);
-        }
+        stringApplyUndo(s0, ops);
       }),
     );
   });

@@ -2,12 +2,13 @@
 import type { Effect, Op } from "../../core/effect.ts";
 import { Engine } from "../../core/engine.ts";
 import { type Env, noStorage } from "../../core/env.ts";
-import type { Reducer } from "../../core/reducer.ts";
+import { expect } from "bun:test";
+import type { ApplyCtx, Reducer } from "../../core/reducer.ts";
 import { CommandError, type Ctx, type Handler } from "../../redis/command.ts";
 import type { Reply } from "../../redis/reply.ts";
 import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import { handlers, reducers } from "../../redis/mod.ts";
-import { type StrState, sv } from "../../redis/types/string.ts";
+import { stringType, type StrState, sv } from "../../redis/types/string.ts";
 
 /** Wall clock from `clock.ms`, seeded xorshift randomness, no timers, no storage. */
 export function fakeEnv(seed: number, clock: { ms: number }): Env {
@@ -158,4 +159,26 @@ export function faceNode() {
     },
   };
   return node;
+}
+
+/**
+ * Applies string ops from `s0`, checking each delta is the length change, then undoes them in
+ * reverse: every earlier state comes back (the same object). Returns the state after the ops.
+ */
+export function stringApplyUndo(s0: StrState | undefined, ops: Op[]): StrState | undefined {
+  const actx = {} as ApplyCtx;
+  let s = s0;
+  const history: [StrState | undefined, unknown][] = [];
+  for (const op of ops) {
+    const r = stringType.apply(s, op, actx);
+    expect(r.delta).toBe((sv(r.state)?.length ?? 0) - (sv(s)?.length ?? 0));
+    history.push([s, r.undo]);
+    s = r.state;
+  }
+  const after = s;
+  for (let i = history.length - 1; i >= 0; i--) {
+    s = stringType.undo(s, history[i][1]);
+    expect(s).toBe(history[i][0]);
+  }
+  return after;
 }

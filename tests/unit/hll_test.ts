@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { faceNode } from "./fake_env.ts";
+import { faceNode, stringApplyUndo } from "./fake_env.ts";
 import fc from "fast-check";
 import type { Op } from "../../core/effect.ts";
 import type { ApplyCtx } from "../../core/reducer.ts";
 import { exclusiveReason } from "../../redis/exclusive.ts";
 import { SimpleReply } from "../../redis/reply.ts";
 import { hllEstimate, hllPosition, hllRegisters } from "../../redis/types/hll.ts";
-import { stringType, type StrState, sv } from "../../redis/types/string.ts";
+import { stringType, sv } from "../../redis/types/string.ts";
 
 // ------------------------------------------------------------------ fixtures
 
@@ -269,18 +269,7 @@ describe("HLL ops across nodes", () => {
     );
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 8 }), (ops) => {
-        let s: StrState | undefined = undefined;
-        const history: [StrState | undefined, unknown][] = [];
-        for (const op of ops) {
-          const r = stringType.apply(s, op, ACTX);
-          expect(r.delta).toBe((sv(r.state)?.length ?? 0) - (sv(s)?.length ?? 0));
-          history.push([s, r.undo]);
-          s = r.state;
-        }
-        for (let i = history.length - 1; i >= 0; i--) {
-          s = stringType.undo(s, history[i][1]);
-          expect(s).toBe(history[i][0]);
-        }
+        stringApplyUndo(undefined, ops);
       }),
       { numRuns: 300 },
     );

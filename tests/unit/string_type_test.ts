@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { stringApplyUndo } from "./fake_env.ts";
 import { Engine } from "../../core/engine.ts";
 import type { Op } from "../../core/effect.ts";
 import { type Env, noStorage } from "../../core/env.ts";
@@ -126,19 +127,7 @@ describe("string reducer", () => {
   test("apply is total, accounts the length delta, and undo restores the previous state", () => {
     fc.assert(
       fc.property(stateArb, fc.array(opArb, { maxLength: 8 }), (s0, ops) => {
-        let s: StrState | undefined = s0;
-        const history: [StrState | undefined, unknown][] = [];
-        for (const op of ops) {
-          const res = stringType.apply(s, op, ACTX);
-          expect(res.delta).toBe((sv(res.state)?.length ?? 0) - (sv(s)?.length ?? 0));
-          history.push([s, res.undo]);
-          s = res.state;
-        }
-        for (let i = history.length - 1; i >= 0; i--) {
-          s = stringType.undo(s, history[i][1]);
-          expect(s).toBe(history[i][0]);
-        }
-        expect(s).toBe(s0);
+        stringApplyUndo(s0, ops);
       }),
       { numRuns: 2000 },
     );

@@ -52,13 +52,16 @@ export const otherType: Reducer<string> = {
  */
 export function commandNode(
   seed: number,
-  type: Reducer<any>,
+  types: Reducer<any> | Reducer<any>[],
   commands: Record<string, Handler>,
   peers: string[] = [],
 ) {
   const clock = { ms: 1_700_000_000_000 };
+  const given = Array.isArray(types) ? types : [types];
+  // The stand-in "other" type only where the node has no real type under its name.
+  const reducers = given.some((t) => t.type === otherType.type) ? given : [...given, otherType];
   const engine = new Engine(fakeEnv(seed, clock), {
-    reducers: [type, otherType],
+    reducers,
     clustered: peers.length > 0,
   });
   engine.open();
@@ -68,7 +71,7 @@ export function commandNode(
   const run = (...args: string[]): Reply | string => {
     const batch = engine.begin();
     const ctx: Ctx = {
-      face: { touched() {}, digest: () => "0" } as any,
+      face: { touched() {}, digest: () => "0", config: { encodings: defaultEncodingLimits() } } as any,
       engine,
       client: {} as any,
       batch,

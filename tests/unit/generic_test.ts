@@ -1,20 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { crc32 } from "../../core/crc32.ts";
 import { decodeValue, encodeValue } from "../../core/codec.ts";
-import type { Effect } from "../../core/effect.ts";
-import { Engine } from "../../core/engine.ts";
 import fc from "fast-check";
-import { CommandError, type Ctx } from "../../redis/command.ts";
-import { defaultEncodingLimits } from "../../redis/encodings.ts";
 import { DUMP_VERSION, genericCommands, genericExclusive, sortScore } from "../../redis/generic.ts";
 import { keyCommands } from "../../redis/keys.ts";
-import { OK, type Reply } from "../../redis/reply.ts";
+import { OK } from "../../redis/reply.ts";
 import { hashCommands, hashType } from "../../redis/types/hash.ts";
 import { listCommands, listType } from "../../redis/types/list.ts";
 import { setCommands, setType } from "../../redis/types/set.ts";
 import { stringCommands, stringType } from "../../redis/types/string.ts";
 import { zsetCommands, zsetType } from "../../redis/types/zset.ts";
-import { fakeEnv, shuffle } from "./fake_env.ts";
+import { commandNode, shuffle } from "./fake_env.ts";
 
 const HANDLERS = {
   ...keyCommands,
@@ -28,46 +24,7 @@ const HANDLERS = {
 
 /** A real engine with every Redis type, running any handler; errors come back as `ERR:<text>`. */
 function node(seed = 1, peers: string[] = []) {
-  const clock = { ms: 1_700_000_000_000 };
-  const engine = new Engine(fakeEnv(seed, clock), {
-    reducers: [stringType, listType, hashType, setType, zsetType],
-    clustered: peers.length > 0,
-  });
-  engine.open();
-  if (peers.length > 0) engine.setMembers(["self", ...peers]);
-  const effects: Effect[] = [];
-  const ops: unknown[][] = [];
-  const run = (...args: string[]): Reply | string => {
-    const batch = engine.begin();
-    const ctx: Ctx = {
-      face: { touched() {}, config: { encodings: defaultEncodingLimits() } } as any,
-      engine,
-      client: {} as any,
-      batch,
-      db: 0,
-    };
-    const name = args[0].toLowerCase();
-    let reply: Reply;
-    try {
-      reply = HANDLERS[name](ctx, args) as Reply;
-    } catch (e) {
-      if (e instanceof CommandError) {
-        batch.release();
-        return `ERR:${e.reply.s}`;
-      }
-      throw e;
-    }
-    const written: unknown[] = [];
-    for (const { e } of batch.effects.values()) {
-      effects.push(e);
-      written.push(...e.ops);
-    }
-    ops.push(written);
-    batch.commit(() => {});
-    return reply;
-  };
-  const lastOps = () => ops[ops.length - 1];
-  return { engine, clock, run, lastOps, effects };
+  return commandNode(seed, [stringType, listType, hashType, setType, zsetType], HANDLERS, peers);
 }
 
 const SCORES = "ERR:ERR One or more scores can't be converted into double";

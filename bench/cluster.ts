@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
-import { clusterInfo, freePort, logger, sleep, until, writeSection } from "./lib.ts";
+import { clusterInfo, freePort, logger, redisServerCmd, sleep, until, writeSection } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BIN = join(ROOT, "dist", "swytch");
@@ -214,21 +214,7 @@ async function main(): Promise<void> {
   const rport = freePort();
   const rdir = join(WORK, "redis");
   Bun.spawnSync(["mkdir", "-p", rdir]);
-  spawn([
-    "redis-server",
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "everysec",
-    "--save",
-    "",
-    "--port",
-    String(rport),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    rdir,
-  ], "redis.log");
+  spawn(redisServerCmd(rport, rdir), "redis.log");
   await sleep(500);
 
   const tput: [string, number, number][] = [];
